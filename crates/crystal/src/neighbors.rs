@@ -1,0 +1,1 @@
+//! Periodic neighbour search (being written; see issue 2).
