@@ -1,0 +1,41 @@
+//! One module per subcommand: argument parsing and messages only; the numerics live in the
+//! library crates.
+
+pub mod bench;
+pub mod convert;
+pub mod graph;
+pub mod inspect;
+pub mod modality;
+
+use std::path::Path;
+
+use multimat_crystal::io::{read_structure, Format, ReadOptions};
+use multimat_crystal::Structure;
+
+/// Options shared by every command that reads a structure file.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StructureInput {
+    /// CIF data block to read (default: the first block with atom sites).
+    #[arg(long)]
+    pub block: Option<String>,
+    /// Structure format (cif, poscar, json, xyz); detected from the name and content by default.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+impl StructureInput {
+    pub fn read(&self, path: &Path) -> anyhow::Result<Structure> {
+        let format = match &self.format {
+            Some(name) => Some(
+                Format::from_name(name)
+                    .ok_or_else(|| anyhow::anyhow!("unknown --format {name:?} (use cif, poscar, json or xyz)"))?,
+            ),
+            None => None,
+        };
+        let options = ReadOptions {
+            format,
+            block: self.block.clone(),
+        };
+        Ok(read_structure(path, &options)?)
+    }
+}

@@ -1,0 +1,1 @@
+//! CGCNN graph (spec §7.2) — being written.

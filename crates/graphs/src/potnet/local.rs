@@ -1,0 +1,1 @@
+//! PotNet local graph (spec §6.1) — being written.

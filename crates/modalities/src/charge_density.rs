@@ -1,0 +1,1 @@
+//! charge_density — being written.

@@ -1,0 +1,1 @@
+//! dos — being written.
