@@ -40,8 +40,9 @@ impl Lattice {
         Ok(lattice)
     }
 
-    /// Builds the lattice from cell parameters (Å, degrees) in the standard orientation used by
-    /// pymatgen and CIF: `a` along x, `b` in the xy plane.
+    /// Builds the lattice from cell parameters (Å, degrees) in pymatgen's orientation
+    /// (`Lattice.from_parameters`): `c` along z, `a` in the xz plane. Using the same
+    /// convention keeps Cartesian coordinates identical to pymatgen's for the same CIF.
     pub fn from_parameters(
         a: f64,
         b: f64,
@@ -63,18 +64,16 @@ impl Lattice {
             }
         }
         let (al, be, ga) = (alpha.to_radians(), beta.to_radians(), gamma.to_radians());
-        let (cos_al, cos_be, cos_ga) = (al.cos(), be.cos(), ga.cos());
-        let sin_ga = ga.sin();
-        let cx = c * cos_be;
-        let cy = c * (cos_al - cos_be * cos_ga) / sin_ga;
-        let cz2 = c * c - cx * cx - cy * cy;
-        if cz2 <= 0.0 {
+        let val = (al.cos() * be.cos() - ga.cos()) / (al.sin() * be.sin());
+        // Angles that cannot close a cell (e.g. 120/120/120) give |val| > 1.
+        if !(val.abs() < 1.0) {
             return Err(ErrorKind::ZeroVolume(0.0));
         }
+        let gamma_star = val.acos();
         Lattice::new([
-            [a, 0.0, 0.0],
-            [b * cos_ga, b * sin_ga, 0.0],
-            [cx, cy, cz2.sqrt()],
+            [a * be.sin(), 0.0, a * be.cos()],
+            [-b * al.sin() * gamma_star.cos(), b * al.sin() * gamma_star.sin(), b * al.cos()],
+            [0.0, 0.0, c],
         ])
     }
 
@@ -203,6 +202,22 @@ mod tests {
         let p = l.parameters();
         for (x, y) in [(p.a, 3.1), (p.b, 4.2), (p.c, 5.3), (p.alpha, 80.0), (p.beta, 95.0), (p.gamma, 105.0)] {
             assert!((x - y).abs() < 1e-10, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn orientation_matches_pymatgen() {
+        // pymatgen 2026.10.16: Lattice.from_parameters(3.1, 4.2, 5.3, 80, 95, 105).matrix
+        let expected = [
+            [3.088203564084411, 0.0, -0.2701828025177405],
+            [-1.0273848682446083, 4.0065657673166575, 0.7293223462011078],
+            [0.0, 0.0, 5.3],
+        ];
+        let l = Lattice::from_parameters(3.1, 4.2, 5.3, 80.0, 95.0, 105.0).unwrap();
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((l.matrix()[i][j] - expected[i][j]).abs() < 1e-12, "{:?}", l.matrix());
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod charge_density;
 pub mod dos;
+pub mod npy;
 pub mod text;
 
 pub use multimat_crystal::{Error, ErrorKind, Location};

@@ -25,7 +25,11 @@ impl SymOp {
 
 /// Parses `x,y,z`, `-x+1/2, y, -z+0.5`, `x-y,x,z+1/3`, `1/2+X,Y,Z` (any case, spaces ignored).
 pub(crate) fn parse_xyz(op: &str) -> Option<SymOp> {
-    let cleaned: String = op.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let cleaned: String = op
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
     let parts: Vec<&str> = cleaned.split(',').collect();
     if parts.len() != 3 {
         return None;
@@ -59,10 +63,16 @@ fn parse_component(s: &str) -> Option<([f64; 3], f64)> {
             pos += 1;
         }
         let start = pos;
-        while pos < bytes.len() && (bytes[pos].is_ascii_digit() || bytes[pos] == b'.' || bytes[pos] == b'/') {
+        while pos < bytes.len()
+            && (bytes[pos].is_ascii_digit() || bytes[pos] == b'.' || bytes[pos] == b'/')
+        {
             pos += 1;
         }
-        let number = if pos > start { Some(parse_fraction(&s[start..pos])?) } else { None };
+        let number = if pos > start {
+            Some(parse_fraction(&s[start..pos])?)
+        } else {
+            None
+        };
         if pos < bytes.len() && bytes[pos] == b'*' {
             pos += 1;
         }
@@ -106,7 +116,8 @@ pub(crate) fn ops_from_hall(hall: &str) -> Option<Vec<SymOp>> {
     let hs = HallSymbol::new(&symbol)?;
     let mut out = Vec::new();
     for op in hs.traverse() {
-        let rot: [[f64; 3]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| op.rotation[(i, j)] as f64));
+        let rot: [[f64; 3]; 3] =
+            std::array::from_fn(|i| std::array::from_fn(|j| op.rotation[(i, j)] as f64));
         let base: [f64; 3] = std::array::from_fn(|i| op.translation[i]);
         out.push(SymOp { rot, trans: base });
         for c in &hs.centering_translations {
@@ -180,7 +191,9 @@ pub(crate) fn hall_number_from_hm(symbol: &str, rhombohedral_cell: bool) -> Opti
     // Tiers of how the symbol matched: the full symbol, the short one, a derived short one.
     let mut best: Option<(u8, bool, i32)> = None;
     for hall_number in 1..=530 {
-        let Some(entry) = hall_symbol_entry(hall_number) else { continue };
+        let Some(entry) = hall_symbol_entry(hall_number) else {
+            continue;
+        };
         let tier = if squash(entry.hm_full) == key {
             0
         } else if squash(entry.hm_short) == key {
@@ -220,7 +233,10 @@ mod tests {
     #[test]
     fn xyz_forms() {
         let op = parse_xyz("-x+1/2, y, -z+0.5").unwrap();
-        assert_eq!(op.rot, [[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]);
+        assert_eq!(
+            op.rot,
+            [[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]
+        );
         assert_eq!(op.trans, [0.5, 0.0, 0.5]);
         let op = parse_xyz("x-y,x,z+1/3").unwrap();
         assert_eq!(op.rot[0], [1.0, -1.0, 0.0]);

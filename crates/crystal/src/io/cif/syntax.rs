@@ -138,7 +138,9 @@ fn tokenize(text: &str, source: &str) -> Result<Vec<(Tok, usize)>, Error> {
                 return Err(Error::new(
                     source,
                     Location::Line(line_no),
-                    ErrorKind::Truncated(format!("text field opened with ';' at line {line_no} is never closed")),
+                    ErrorKind::Truncated(format!(
+                        "text field opened with ';' at line {line_no} is never closed"
+                    )),
                 ));
             };
             toks.push((
@@ -159,7 +161,13 @@ fn tokenize(text: &str, source: &str) -> Result<Vec<(Tok, usize)>, Error> {
     Ok(toks)
 }
 
-fn tokenize_line(line: &str, line_no: usize, last_line: bool, source: &str, toks: &mut Vec<(Tok, usize)>) -> Result<(), Error> {
+fn tokenize_line(
+    line: &str,
+    line_no: usize,
+    last_line: bool,
+    source: &str,
+    toks: &mut Vec<(Tok, usize)>,
+) -> Result<(), Error> {
     let bytes = line.as_bytes();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -253,11 +261,19 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Vec<Block>, Error> {
                 ));
             }
             Tok::Value(v) => {
-                return Err(syntax(source, line, format!("value {:?} has no tag before it", v.text)));
+                return Err(syntax(
+                    source,
+                    line,
+                    format!("value {:?} has no tag before it", v.text),
+                ));
             }
             Tok::Tag(tag) => {
                 let Some(block) = blocks.last_mut() else {
-                    return Err(syntax(source, line, format!("tag {tag} appears before any data_ block")));
+                    return Err(syntax(
+                        source,
+                        line,
+                        format!("tag {tag} appears before any data_ block"),
+                    ));
                 };
                 match toks.get(i + 1) {
                     Some((Tok::Value(v), _)) => {
@@ -268,7 +284,9 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Vec<Block>, Error> {
                         return Err(Error::new(
                             source,
                             Location::Line(line),
-                            ErrorKind::Truncated(format!("file ends after tag {tag}, before its value")),
+                            ErrorKind::Truncated(format!(
+                                "file ends after tag {tag}, before its value"
+                            )),
                         ))
                     }
                     Some(_) => return Err(syntax(source, line, format!("tag {tag} has no value"))),
@@ -276,7 +294,11 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Vec<Block>, Error> {
             }
             Tok::Loop => {
                 let Some(block) = blocks.last_mut() else {
-                    return Err(syntax(source, line, "loop_ appears before any data_ block".into()));
+                    return Err(syntax(
+                        source,
+                        line,
+                        "loop_ appears before any data_ block".into(),
+                    ));
                 };
                 let mut j = i + 1;
                 let mut tags = Vec::new();
@@ -391,6 +413,9 @@ mod tests {
     fn ddlm_tags_and_block_scan() {
         let b = &parse("data_A\n_Atom_Site.Fract_X 0.5\n", "t").unwrap()[0];
         assert_eq!(b.item("_atom_site_fract_x").unwrap().text, "0.5");
-        assert_eq!(scan_block_names("data_a\n;\ndata_no\n;\nDATA_b x\n"), vec!["a", "b"]);
+        assert_eq!(
+            scan_block_names("data_a\n;\ndata_no\n;\nDATA_b x\n"),
+            vec!["a", "b"]
+        );
     }
 }

@@ -1,1 +1,0 @@
-//! charge_density — being written.

@@ -1,1 +1,0 @@
-//! dos — being written.
