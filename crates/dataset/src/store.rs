@@ -478,6 +478,45 @@ impl Store {
         Err(corrupt(format!("row {i} not found in row group {g}")))
     }
 
+    /// Streams the pymatgen JSON of every material in table order, `f(index, json)`: one pass
+    /// over the `structure` column (≈ 8192 rows decoded at a time), for bulk work such as
+    /// building every crystal graph, where [`structure_json`](Self::structure_json) per row
+    /// would re-decode a page per call.
+    pub fn for_each_structure_json(
+        &self,
+        mut f: impl FnMut(usize, &str) -> Result<()>,
+    ) -> Result<()> {
+        let tpath = self.dir.join(TABLE_FILE);
+        let file = self
+            .table_file
+            .try_clone()
+            .map_err(|e| Error::io(&tpath, e))?;
+        let only_structure = |n: &str| n == "structure";
+        let mut i = 0usize;
+        table::for_each_batch(file, &tpath, self.len(), Some(&only_structure), |b| {
+            let col = b
+                .column_by_name("structure")
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .ok_or_else(|| {
+                    Error::new(
+                        &tpath,
+                        ErrorKind::CorruptTable("structure column missing or not string".into()),
+                    )
+                })?;
+            for k in 0..col.len() {
+                if col.is_null(k) {
+                    return Err(Error::new(
+                        &tpath,
+                        ErrorKind::CorruptTable(format!("structure of row {i} is null")),
+                    ));
+                }
+                f(i, col.value(k))?;
+                i += 1;
+            }
+            Ok(())
+        })
+    }
+
     /// The structure of material `i`, parsed from its pymatgen JSON.
     pub fn structure(&self, i: usize) -> Result<Structure> {
         let text = self.structure_json(i)?;

@@ -311,6 +311,17 @@ fn roundtrip_bit_exact_across_shards() {
         .len();
     assert_eq!(text_shard, 128 + 5 * 6 * 2);
 
+    // Streaming all structures gives the same text as reading them one by one.
+    let mut seen = 0;
+    store
+        .for_each_structure_json(|i, json| {
+            assert_eq!(json, store.structure_json(i).unwrap());
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, 23);
+
     // Batch rows read in one call equal single-row reads.
     let dos = store.modality("dos").unwrap();
     let flat = dos.rows(&[0, 5, 14]).unwrap();

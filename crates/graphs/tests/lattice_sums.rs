@@ -65,13 +65,19 @@ fn rock_salt_gec() -> (Lattice, Vec<[f64; 3]>) {
     let a = 4.3869;
     let h = a / 2.0;
     let lattice = Lattice::new([[0.0, h, h], [h, 0.0, h], [h, h, 0.0]]).unwrap();
-    let cart = vec![lattice.to_cartesian([0.0; 3]), lattice.to_cartesian([0.5; 3])];
+    let cart = vec![
+        lattice.to_cartesian([0.0; 3]),
+        lattice.to_cartesian([0.5; 3]),
+    ];
     (lattice, cart)
 }
 
 fn triclinic() -> (Lattice, Vec<[f64; 3]>) {
     let lattice = Lattice::new([[3.1, 0.0, 0.0], [0.7, 2.9, 0.0], [0.4, 0.9, 4.2]]).unwrap();
-    let cart = vec![lattice.to_cartesian([0.0; 3]), lattice.to_cartesian([0.31, 0.52, 0.27])];
+    let cart = vec![
+        lattice.to_cartesian([0.0; 3]),
+        lattice.to_cartesian([0.31, 0.52, 0.27]),
+    ];
     (lattice, cart)
 }
 
@@ -81,15 +87,27 @@ fn triclinic() -> (Lattice, Vec<[f64; 3]>) {
 fn erf_erfc_erfcx_match_mpmath() {
     let fx = fixture();
     let sp = &fx["special"];
-    for (name, func) in [("erf", erf as fn(f64) -> f64), ("erfc", erfc), ("erfcx", erfcx)] {
+    for (name, func) in [
+        ("erf", erf as fn(f64) -> f64),
+        ("erfc", erfc),
+        ("erfcx", erfcx),
+    ] {
         let cases = sp[name].as_array().unwrap();
         assert!(cases.len() >= 30, "{name}: too few cases");
         for case in cases {
             let (x, want) = (f(&case[0]), f(&case[1]));
             let got = func(x);
             // erf(0) = 0 and tiny arguments: compare absolutely near zero.
-            let ok = if want.abs() < 1e-300 { got.abs() < 1e-300 } else { rel(got, want) < 1e-13 };
-            assert!(ok, "{name}({x:e}) = {got:.17e}, mpmath {want:.17e}, rel {:.2e}", rel(got, want));
+            let ok = if want.abs() < 1e-300 {
+                got.abs() < 1e-300
+            } else {
+                rel(got, want) < 1e-13
+            };
+            assert!(
+                ok,
+                "{name}({x:e}) = {got:.17e}, mpmath {want:.17e}, rel {:.2e}",
+                rel(got, want)
+            );
         }
     }
 }
@@ -124,7 +142,10 @@ fn incomplete_bessel_closed_forms_match_quadrature() {
             (n, false) if n == 0.5 => bessel_k_half(x, y),
             _ => panic!("fixture has an order the sums never use: nu={nu}, y={y}"),
         };
-        assert!(rel(got, want) < 1e-11, "K_{nu}({x}, {y}) = {got:.15e}, quadrature {want:.15e}");
+        assert!(
+            rel(got, want) < 1e-11,
+            "K_{nu}({x}, {y}) = {got:.15e}, quadrature {want:.15e}"
+        );
     }
 }
 
@@ -161,7 +182,12 @@ fn spec_a_rock_salt_gec_matches_stored_inf_edge_attr() {
     assert_eq!(edges.len(), 4);
     let stored_self = [-1.04512, 0.01622, 1.04841];
     let stored_pair = [-0.24841, 0.05922, 0.12671];
-    for (k, stored) in [(0, stored_self), (1, stored_pair), (2, stored_pair), (3, stored_self)] {
+    for (k, stored) in [
+        (0, stored_self),
+        (1, stored_pair),
+        (2, stored_pair),
+        (3, stored_self),
+    ] {
         for c in 0..3 {
             assert_stored(edges[k][c], stored[c], &format!("edge {k} column {c}"));
         }
@@ -174,7 +200,11 @@ fn spec_a_rock_salt_gec_matches_stored_inf_edge_attr() {
     assert!((pair[1] - 0.0592153).abs() < 5e-6, "{}", pair[1]);
     assert!((selfp[1] - 0.0162194).abs() < 5e-6, "{}", selfp[1]);
     let brute_pair = brute_force_sums(&lattice, sub(cart[0], cart[1]), 60.0);
-    assert!((brute_pair[1] - 0.0592189).abs() < 1e-7, "{}", brute_pair[1]);
+    assert!(
+        (brute_pair[1] - 0.0592189).abs() < 1e-7,
+        "{}",
+        brute_pair[1]
+    );
     assert!((pair[2] - 0.1267074).abs() < 1e-7, "{}", pair[2]);
     assert!((selfp[2] - 1.0484131).abs() < 1e-7, "{}", selfp[2]);
 }
@@ -210,7 +240,12 @@ fn spec_b_triclinic_two_atoms() {
         (selfp, [-0.81364092, 0.00740892, 1.03722700]),
     ] {
         for c in 0..3 {
-            assert!((got[c] - want[c]).abs() <= 5e-9 + 1e-12, "col {c}: {} vs {}", got[c], want[c]);
+            assert!(
+                (got[c] - want[c]).abs() <= 5e-9 + 1e-12,
+                "col {c}: {} vs {}",
+                got[c],
+                want[c]
+            );
         }
     }
     let s = lattice_sums(&lattice, sub(cart[1], cart[0]));
@@ -275,9 +310,24 @@ fn brute_force_matches_python_textbook_sums() {
             let got = brute_force_sums(&lattice, sub(cart[i], cart[j]), 60.0);
             // Both are converged textbook sums (Python: 80 Å, other Ewald η); London keeps the
             // surface graininess of the cut sphere.
-            assert!(rel(got[0], want[0]) < 1e-9, "{id} ({i},{j}) Coulomb {} vs {}", got[0], want[0]);
-            assert!(rel(got[1], want[1]) < 5e-6, "{id} ({i},{j}) London {} vs {}", got[1], want[1]);
-            assert!(rel(got[2], want[2]) < 1e-12, "{id} ({i},{j}) Pauli {} vs {}", got[2], want[2]);
+            assert!(
+                rel(got[0], want[0]) < 1e-9,
+                "{id} ({i},{j}) Coulomb {} vs {}",
+                got[0],
+                want[0]
+            );
+            assert!(
+                rel(got[1], want[1]) < 5e-6,
+                "{id} ({i},{j}) London {} vs {}",
+                got[1],
+                want[1]
+            );
+            assert!(
+                rel(got[2], want[2]) < 1e-12,
+                "{id} ({i},{j}) Pauli {} vs {}",
+                got[2],
+                want[2]
+            );
         }
     }
 }
@@ -312,10 +362,25 @@ fn lattice_sums_agree_with_brute_force_on_real_looking_lattices() {
             let v = sub(cart[i], cart[j]);
             let fast = pair_sums(lattice, v);
             let brute = brute_force_sums(lattice, v, 60.0);
-            assert!(rel(fast[2], brute[2]) < 1e-8, "{name} ({i},{j}) Pauli {} vs {}", fast[2], brute[2]);
-            assert!(rel(fast[1], brute[1]) < 5e-4, "{name} ({i},{j}) London {} vs {}", fast[1], brute[1]);
+            assert!(
+                rel(fast[2], brute[2]) < 1e-8,
+                "{name} ({i},{j}) Pauli {} vs {}",
+                fast[2],
+                brute[2]
+            );
+            assert!(
+                rel(fast[1], brute[1]) < 5e-4,
+                "{name} ({i},{j}) London {} vs {}",
+                fast[1],
+                brute[1]
+            );
             let coul_tol = 1e-4 + 2e-4 * brute[0].abs();
-            assert!((fast[0] - brute[0]).abs() < coul_tol, "{name} ({i},{j}) Coulomb {} vs {}", fast[0], brute[0]);
+            assert!(
+                (fast[0] - brute[0]).abs() < coul_tol,
+                "{name} ({i},{j}) Coulomb {} vs {}",
+                fast[0],
+                brute[0]
+            );
         }
     }
 }
@@ -336,9 +401,24 @@ fn near_cubic_cells_agree_with_brute_force_tightly() {
     ] {
         let fast = pair_sums(&lattice, v);
         let brute = brute_force_sums(&lattice, v, 60.0);
-        assert!((fast[0] - brute[0]).abs() < coulomb_tol, "Coulomb {v:?}: {} vs {}", fast[0], brute[0]);
-        assert!(rel(fast[1], brute[1]) < london_tol, "London {v:?}: {} vs {}", fast[1], brute[1]);
-        assert!(rel(fast[2], brute[2]) < pauli_tol, "Pauli {v:?}: {} vs {}", fast[2], brute[2]);
+        assert!(
+            (fast[0] - brute[0]).abs() < coulomb_tol,
+            "Coulomb {v:?}: {} vs {}",
+            fast[0],
+            brute[0]
+        );
+        assert!(
+            rel(fast[1], brute[1]) < london_tol,
+            "London {v:?}: {} vs {}",
+            fast[1],
+            brute[1]
+        );
+        assert!(
+            rel(fast[2], brute[2]) < pauli_tol,
+            "Pauli {v:?}: {} vs {}",
+            fast[2],
+            brute[2]
+        );
     }
 }
 
@@ -354,7 +434,11 @@ fn infinite_edges_layout_order_and_symmetry() {
     assert_eq!(edges.len(), n * n);
     let diag = tables.self_pair().map(|x| x as f32);
     for i in 0..n {
-        assert_eq!(edges[i * n + i], diag, "diagonal {i} is the shared self value");
+        assert_eq!(
+            edges[i * n + i],
+            diag,
+            "diagonal {i} is the shared self value"
+        );
         for j in 0..n {
             let k = i * n + j;
             assert_eq!(edges[k], edges[j * n + i], "({i},{j}) symmetric");
@@ -435,7 +519,10 @@ fn timing_twenty_atom_cell() {
     let lattice = Lattice::new(mat3(&s["lattice"])).unwrap();
     let cart: Vec<[f64; 3]> = s["cart"].as_array().unwrap().iter().map(vec3).collect();
     let (syn_lattice, syn_cart) = synthetic_cell(20, 3);
-    for (name, lattice, cart) in [("Sc2S3 mp-401", lattice, cart), ("synthetic", syn_lattice, syn_cart)] {
+    for (name, lattice, cart) in [
+        ("Sc2S3 mp-401", lattice, cart),
+        ("synthetic", syn_lattice, syn_cart),
+    ] {
         let n = cart.len();
         let reps = 50;
         let t = Instant::now();

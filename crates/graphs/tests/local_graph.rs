@@ -119,8 +119,8 @@ fn matches_jarvis_nearest_neighbor_edges() {
 
 #[test]
 fn bond_tol_floor_and_errors() {
-    // A second atom 0.1 Å from the first is not a neighbour (≤ 0.15 Å), but is one at 0.05 Å
-    // floor.
+    // A second atom 0.1 Å from the first is dropped by the default 0.15 Å floor and kept with
+    // a 0.05 Å floor.
     let s = structure(
         [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]],
         &[1, 1],

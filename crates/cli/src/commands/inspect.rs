@@ -38,15 +38,14 @@ pub enum FileKind {
 pub fn file_kind(path: &Path) -> anyhow::Result<FileKind> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_uppercase()).unwrap_or_default();
     let name = name.strip_suffix(".GZ").unwrap_or(&name).to_string();
-    for volumetric in ["CHGCAR", "AECCAR", "LOCPOT", "ELFCAR", "PARCHG", "CHG"] {
-        if name.starts_with(volumetric) || name.ends_with(&format!(".{volumetric}")) {
-            return Ok(FileKind::Volumetric);
-        }
+    // VASP names are often decorated (`CHGCAR.Fe3O4`, `Si_CHGCAR`, `pymatgen_LOCPOT.Li`).
+    if ["CHGCAR", "AECCAR", "LOCPOT", "ELFCAR", "PARCHG"].iter().any(|v| name.contains(v)) || name == "CHG" {
+        return Ok(FileKind::Volumetric);
     }
     if name.ends_with(".CUBE") {
         return Ok(FileKind::Volumetric);
     }
-    if name.starts_with("DOSCAR") || (name.starts_with("VASPRUN") && name.contains(".XML")) {
+    if name.contains("DOSCAR") || (name.contains("VASPRUN") && name.contains(".XML")) {
         return Ok(FileKind::Dos);
     }
     if name.ends_with(".JSON") {

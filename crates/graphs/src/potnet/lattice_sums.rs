@@ -117,8 +117,9 @@ impl LatticeSumTables {
         let gamma = lattice.volume().cbrt();
         let lp: [[f64; 3]; 3] = m.map(|row| row.map(|x| x / gamma));
         // B' = (L'⁻¹)ᵀ = γ·(L⁻¹)ᵀ: rows b'_i with a'_i·b'_j = δ_ij, no 2π.
-        let bp: [[f64; 3]; 3] =
-            lattice.reciprocal_crystallographic().map(|row| row.map(|x| x * gamma));
+        let bp: [[f64; 3]; 3] = lattice
+            .reciprocal_crystallographic()
+            .map(|row| row.map(|x| x * gamma));
 
         let a = alpha * gamma.sqrt();
         let bc = a * a / (4.0 * PI);
@@ -160,7 +161,11 @@ impl LatticeSumTables {
                             2.0 * pi32 * bessel_k_three_halves(x_zeta),
                         )
                     };
-                    let wp = if x_exp > K_ARG_MAX { 0.0 } else { 2.0 * bessel_k_neg_two(x_exp) };
+                    let wp = if x_exp > K_ARG_MAX {
+                        0.0
+                    } else {
+                        2.0 * bessel_k_neg_two(x_exp)
+                    };
                     if wc == 0.0 && wl == 0.0 && wp == 0.0 {
                         continue;
                     }
@@ -172,7 +177,11 @@ impl LatticeSumTables {
                 }
             }
         }
-        let pauli_const = if bc > K_ARG_MAX { 0.0 } else { bessel_k_neg_two(bc) };
+        let pauli_const = if bc > K_ARG_MAX {
+            0.0
+        } else {
+            bessel_k_neg_two(bc)
+        };
 
         LatticeSumTables {
             inverse: lattice.inverse(),
@@ -224,12 +233,12 @@ impl LatticeSumTables {
             let dy = self.gy[k] + vy;
             let dz = self.gz[k] + vz;
             let r2 = dx * dx + dy * dy + dz * dz;
+            let r = r2.sqrt();
             if is_self && k == GRID_CENTRE {
                 // Zero-vector term of the zeta sums: −1/p (spec §6.5).
                 coulomb -= 2.0;
                 london -= 1.0 / 3.0;
             } else if r2 <= K_ARG_MAX {
-                let r = r2.sqrt();
                 let e = (-r2).exp();
                 // K_{−1/2}(r², 0) = √π erfc(r)/r ; K_{−3}(r², 0) = e^{−r²}(r⁴ + 2r² + 2)/r⁶.
                 coulomb += SQRT_PI * erfc_with_exp(r, e) / r;
@@ -238,7 +247,7 @@ impl LatticeSumTables {
             // K_{1/2}(π r², Bc), including n = 0 (and v = 0).
             let x = PI * r2;
             if x <= K_ARG_MAX && !(x < self.bc && x * self.bc > K_XY_MAX) {
-                let sx = SQRT_PI * r2.sqrt();
+                let sx = SQRT_PI * r;
                 pauli += k_half_parts(sx, sy, (-x).exp() * exp_neg_bc);
             }
         }
@@ -251,10 +260,10 @@ impl LatticeSumTables {
         });
         let mut tables = [[(0.0f64, 0.0f64); GRID_SIDE]; 3];
         for (axis, table) in tables.iter_mut().enumerate() {
-            for m in 0..GRID_SIDE {
+            for (m, entry) in table.iter_mut().enumerate() {
                 let k = m as f64 - GRID_RADIUS as f64;
                 let (s, c) = (2.0 * PI * k * f[axis]).sin_cos();
-                table[m] = (c, s);
+                *entry = (c, s);
             }
         }
         let mut t12 = [(0.0f64, 0.0f64); GRID_SIDE * GRID_SIDE];
@@ -403,18 +412,24 @@ pub fn brute_force_sums(lattice: &Lattice, v: [f64; 3], radius_angstrom: f64) ->
     let mut pauli = 0.0;
     let mut coulomb_real = 0.0;
     let mut has_zero_image = false;
-    for_each_vector_within(lattice.matrix(), &lattice.reciprocal_crystallographic(), v, big_r, |d| {
-        let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-        if r2 == 0.0 {
-            has_zero_image = true;
-            pauli += 1.0;
-            return;
-        }
-        let r = r2.sqrt();
-        london += 1.0 / (r2 * r2 * r2);
-        pauli += (-alpha * r).exp();
-        coulomb_real += erfc(eta * r) / r;
-    });
+    for_each_vector_within(
+        lattice.matrix(),
+        &lattice.reciprocal_crystallographic(),
+        v,
+        big_r,
+        |d| {
+            let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+            if r2 == 0.0 {
+                has_zero_image = true;
+                pauli += 1.0;
+                return;
+            }
+            let r = r2.sqrt();
+            london += 1.0 / (r2 * r2 * r2);
+            pauli += (-alpha * r).exp();
+            coulomb_real += erfc(eta * r) / r;
+        },
+    );
     london += 4.0 * PI / (3.0 * volume * big_r.powi(3));
     pauli += 4.0 * PI / volume
         * (-alpha * big_r).exp()
@@ -450,8 +465,9 @@ fn for_each_vector_within(
     mut f: impl FnMut([f64; 3]),
 ) {
     // Coordinates of the shift in the row basis; |(n + c)_i| ≤ radius·|dual_i| bounds n_i.
-    let c: [f64; 3] =
-        std::array::from_fn(|i| shift[0] * dual[i][0] + shift[1] * dual[i][1] + shift[2] * dual[i][2]);
+    let c: [f64; 3] = std::array::from_fn(|i| {
+        shift[0] * dual[i][0] + shift[1] * dual[i][1] + shift[2] * dual[i][2]
+    });
     let bound = |i: usize| {
         let h = radius * multimat_crystal::lattice::norm(dual[i]);
         ((-c[i] - h).floor() as i64, (-c[i] + h).ceil() as i64)
@@ -491,16 +507,28 @@ pub fn bench_lattice_sums(lattice: &Lattice, cart: &[[f64; 3]]) -> f64 {
 /// from `seed` with a fixed linear congruential generator. Returns the lattice and the
 /// Cartesian positions (Å).
 pub fn synthetic_cell(n_atoms: usize, seed: u64) -> (Lattice, Vec<[f64; 3]>) {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     let n = n_atoms.max(1);
     let side = (n as f64).cbrt().ceil() as usize;
     let edge = (15.0 * n as f64).cbrt();
-    let angles = [80.0 + 20.0 * next(), 80.0 + 20.0 * next(), 80.0 + 20.0 * next()];
-    let lengths = [edge * (0.9 + 0.2 * next()), edge * (0.9 + 0.2 * next()), edge * (0.9 + 0.2 * next())];
+    let angles = [
+        80.0 + 20.0 * next(),
+        80.0 + 20.0 * next(),
+        80.0 + 20.0 * next(),
+    ];
+    let lengths = [
+        edge * (0.9 + 0.2 * next()),
+        edge * (0.9 + 0.2 * next()),
+        edge * (0.9 + 0.2 * next()),
+    ];
     let lattice = Lattice::from_parameters(
         lengths[0], lengths[1], lengths[2], angles[0], angles[1], angles[2],
     )

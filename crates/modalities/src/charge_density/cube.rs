@@ -86,7 +86,7 @@ pub fn read_cube(text: &str, source_name: &str) -> Result<Volumetric, Error> {
         let (no, line) = lines.expect(source_name, "atom lines")?;
         let v = floats(line, 5, no, "atom line (Z, charge, x, y, z)", source_name)?;
         let z = v[0].round();
-        if z < 1.0 || z > 255.0 || element(z as u8).is_none() {
+        if !(1.0..=255.0).contains(&z) || element(z as u8).is_none() {
             return Err(err(
                 no,
                 ErrorKind::UnknownElement(format!("atomic number {}", v[0])),

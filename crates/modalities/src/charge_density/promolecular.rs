@@ -203,7 +203,7 @@ fn expand_configuration(z: u8) -> Option<Vec<(u8, u8, f64, bool)>> {
 }
 
 fn slater_group(n: u8, l: u8) -> Option<(u8, u8)> {
-    let g = (n, if l <= 1 { 0 } else { l - 1 });
+    let g = (n, l.saturating_sub(1));
     SLATER_ORDER.contains(&g).then_some(g)
 }
 
@@ -284,7 +284,7 @@ pub fn atomic_density_with(z: u8, which: Shells) -> Result<AtomicDensity, Error>
             zeta: (z as f64 - s) / n_eff,
         });
     }
-    if valence.is_empty() || valence.iter().any(|s| !(s.zeta > 0.0)) {
+    if valence.is_empty() || valence.iter().any(|s| s.zeta.is_nan() || s.zeta <= 0.0) {
         return Err(fail(format!(
             "Z = {z}: no valence shells with a positive Slater exponent"
         )));
@@ -355,13 +355,14 @@ pub fn promolecular_with(
     let mut atoms: HashMap<u8, AtomicDensity> = HashMap::new();
     for (site_index, site) in structure.sites.iter().enumerate() {
         for occ in &site.occupants {
-            if !atoms.contains_key(&occ.z) {
-                let atom = atomic_density_with(occ.z, which).map_err(|e| {
-                    Error::new("promolecular density", Location::Site(site_index), e.kind)
-                })?;
-                atoms.insert(occ.z, atom);
-            }
-            let atom = &atoms[&occ.z];
+            let atom = match atoms.entry(occ.z) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(atomic_density_with(occ.z, which).map_err(|err| {
+                        Error::new("promolecular density", Location::Site(site_index), err.kind)
+                    })?)
+                }
+            };
             let f = site.frac;
             let rc = atom.cutoff;
             let range = |a: usize| {

@@ -160,7 +160,7 @@ fn resample_axis(
                         res[k] = spec[k];
                         res[m - k] = spec[n - k];
                     }
-                    if h % 2 == 0 {
+                    if h.is_multiple_of(2) {
                         let k = h / 2;
                         if n < m {
                             // Split the input's Nyquist bin symmetrically over ±n/2.
