@@ -129,13 +129,10 @@ fn check_against_pymatgen(name: &str, v: &Volumetric, e: &Value) {
         "{name}: volume"
     );
     let lattice = e["lattice"].as_array().unwrap();
-    for r in 0..3 {
-        for c in 0..3 {
+    for (r, row) in v.structure.lattice.matrix().iter().enumerate() {
+        for (c, got) in row.iter().enumerate() {
             let want = lattice[r][c].as_f64().unwrap();
-            assert!(
-                (v.structure.lattice.matrix()[r][c] - want).abs() < 1e-9,
-                "{name}: lattice[{r}][{c}]"
-            );
+            assert!((got - want).abs() < 1e-9, "{name}: lattice[{r}][{c}]");
         }
     }
     assert!(
@@ -643,11 +640,11 @@ fn promolecular_density_counts_valence_electrons() {
 #[test]
 fn promolecular_weights_partial_occupancy() {
     let lattice = Lattice::cubic(2.9);
-    let one = |z: u8| Structure::new(lattice.clone(), vec![Site::ordered(z, [0.0; 3])]);
+    let one = |z: u8| Structure::new(lattice, vec![Site::ordered(z, [0.0; 3])]);
     let fe = promolecular(&one(26), [16; 3]).unwrap();
     let ni = promolecular(&one(28), [16; 3]).unwrap();
     let mixed = Structure::new(
-        lattice.clone(),
+        lattice,
         vec![Site {
             frac: [0.0; 3],
             occupants: vec![
