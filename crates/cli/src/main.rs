@@ -28,6 +28,9 @@ enum Command {
     /// Write the model input of a DOS or charge-density file as .npy.
     #[command(subcommand)]
     Modality(commands::modality::Command),
+    /// Dataset stores: import, info, splits, graph caches.
+    #[command(subcommand)]
+    Data(commands::data::Command),
     /// Benchmarks, reported as ratios against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(commands::bench::Command),
@@ -40,6 +43,7 @@ fn main() {
         Command::Graph(args) => commands::graph::run(args),
         Command::Convert(args) => commands::convert::run(args),
         Command::Modality(cmd) => commands::modality::run(cmd),
+        Command::Data(cmd) => commands::data::run(cmd),
         Command::Bench(cmd) => commands::bench::run(cmd),
     };
     if let Err(err) = result {

@@ -13,7 +13,7 @@ use crate::store::Store;
 pub struct ModalityCounts {
     /// Shape of one row.
     pub shape: Vec<usize>,
-    /// `"f32"` or `"f16"`.
+    /// `"f32"` or `"f16"`; `"string"` for the text modality counted from descriptions.
     pub dtype: String,
     /// Materials with a row given by their source.
     pub real: usize,
@@ -29,6 +29,8 @@ pub struct StoreInfo {
     pub materials: usize,
     pub created: String,
     pub updated: String,
+    /// Per modality; `text` counts the materials with a description (shape `[]`), unless the
+    /// store holds a `text` modality of vectors.
     pub modalities: BTreeMap<String, ModalityCounts>,
     /// Materials per exact set of modalities they have, keyed `structure+m1+m2` with the
     /// modality names sorted (every material has a structure).
@@ -42,12 +44,34 @@ pub struct StoreInfo {
     pub sources: BTreeMap<String, usize>,
 }
 
+/// Name under which [`info`] counts the materials that have a text description.
+pub const TEXT: &str = "text";
+
 /// Counts everything in [`StoreInfo`] from the in-memory table (no shard is read).
 pub fn info(store: &Store) -> Result<StoreInfo> {
-    let names: Vec<&str> = store.modality_names().collect();
+    let stored: Vec<&str> = store.modality_names().collect();
     let mut modalities = BTreeMap::new();
-    let mut exists = Vec::with_capacity(names.len());
-    for name in &names {
+    let mut columns: Vec<(&str, Vec<bool>)> = Vec::with_capacity(stored.len() + 1);
+    // The `description` column is the text modality until a store holds text vectors under
+    // that name; then the vectors count instead.
+    if !stored.contains(&TEXT) {
+        let has: Vec<bool> = store.descriptions().iter().map(Option::is_some).collect();
+        let total = has.iter().filter(|&&x| x).count();
+        if total > 0 {
+            modalities.insert(
+                TEXT.to_string(),
+                ModalityCounts {
+                    shape: Vec::new(),
+                    dtype: "string".into(),
+                    real: total,
+                    derived: 0,
+                    total,
+                },
+            );
+            columns.push((TEXT, has));
+        }
+    }
+    for name in &stored {
         let e = store.exists(name)?;
         let d = store.derived(name)?;
         let total = e.iter().filter(|&&x| x).count();
@@ -65,12 +89,13 @@ pub fn info(store: &Store) -> Result<StoreInfo> {
                 total,
             },
         );
-        exists.push(e);
+        columns.push((name, e));
     }
+    columns.sort_by(|a, b| a.0.cmp(b.0));
     let mut combinations = BTreeMap::new();
     for i in 0..store.len() {
         let mut key = String::from("structure");
-        for (name, e) in names.iter().zip(&exists) {
+        for (name, e) in &columns {
             if e[i] {
                 key.push('+');
                 key.push_str(name);

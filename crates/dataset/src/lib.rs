@@ -7,7 +7,8 @@
 //!   manifest.json            commit point: counts, modalities (shape, dtype, rows, shards), labels
 //!   materials.parquet        one row per material: id, source, formula, nsites, structure
 //!                            (pymatgen JSON), crystal_system, spacegroup, one float64 column per
-//!                            label, is_metal, elastic_tensor, and per modality M: M_row, M_derived
+//!                            label, is_metal, elastic_tensor, description (text), and per
+//!                            modality M: M_row, M_derived
 //!   modalities/M/shard-00000.npy   [rows_in_shard, *shape] f32 or f16, C order
 //!   splits/NAME.json         train/val/test ids
 //!   import_report.json       files an importer skipped and why
@@ -26,6 +27,7 @@
 
 pub mod batch;
 pub mod error;
+pub mod graph_cache;
 pub mod info;
 pub mod manifest;
 pub mod npy;
@@ -36,6 +38,7 @@ pub mod writer;
 
 pub use batch::{batches, collate, Batch};
 pub use error::{Error, ErrorKind, Result};
+pub use graph_cache::{build_graph_cache, GraphCacheMeta, GraphKind, PotNetCache};
 pub use info::{info, ModalityCounts, StoreInfo};
 pub use manifest::{Manifest, ModalityEntry};
 pub use npy::Dtype;

@@ -87,28 +87,10 @@ impl Dtype {
 /// Builds a format-1.0 header for a C-order array of `rows` × `shape`, padded so the data
 /// starts on a 64-byte boundary (NumPy's alignment rule).
 pub fn header(dtype: Dtype, rows: usize, shape: &[usize]) -> Vec<u8> {
-    let mut dims = vec![rows.to_string()];
-    dims.extend(shape.iter().map(|d| d.to_string()));
-    // A 1-tuple needs the trailing comma in Python syntax.
-    let tuple = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let dict = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {tuple}, }}",
-        dtype.descr()
-    );
-    let unpadded = MAGIC.len() + 2 + 2 + dict.len() + 1;
-    let total = unpadded.div_ceil(64) * 64;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[1, 0]);
-    out.extend_from_slice(&((total - 10) as u16).to_le_bytes());
-    out.extend_from_slice(dict.as_bytes());
-    out.resize(total - 1, b' ');
-    out.push(b'\n');
-    out
+    let mut dims = vec![rows];
+    dims.extend_from_slice(shape);
+    // Only fails for shapes with thousands of dimensions, which a modality never has.
+    multimat_modalities::npy::header(dtype.descr(), &dims).expect("modality shape fits a .npy header")
 }
 
 /// A parsed `.npy` header.

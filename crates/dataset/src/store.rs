@@ -185,6 +185,8 @@ pub struct Material {
     pub is_metal: Option<bool>,
     /// Elastic tensor components (GPa).
     pub elastic_tensor: Option<[f32; ELASTIC_COMPONENTS]>,
+    /// Text description, if any.
+    pub description: Option<String>,
     /// Modality → (row in that modality, derived) for the modalities this material has.
     pub modalities: BTreeMap<String, (usize, bool)>,
 }
@@ -202,6 +204,9 @@ pub struct Store {
     /// The table file as opened: a later commit renames a new file over the path, and reading
     /// through this handle keeps this `Store` on the snapshot its metadata describes.
     table_file: Arc<File>,
+    /// Clones of `table_file` share one file offset, and the Parquet reader seeks then reads:
+    /// concurrent reads (e.g. graph building on several threads) must take turns.
+    table_read: Arc<std::sync::Mutex<()>>,
     /// First material index of each Parquet row group, plus the total at the end.
     group_starts: Vec<usize>,
     structure_root: usize,
@@ -286,6 +291,7 @@ impl Store {
             modalities,
             table_meta,
             table_file: Arc::new(file),
+            table_read: Arc::new(std::sync::Mutex::new(())),
             group_starts,
             structure_root,
         })
@@ -368,6 +374,11 @@ impl Store {
         &self.columns.elastic_tensor
     }
 
+    /// Text description of every material (`None` where missing).
+    pub fn descriptions(&self) -> &[Option<String>] {
+        &self.columns.descriptions
+    }
+
     /// Crystal system of every material.
     pub fn crystal_systems(&self) -> &[Option<String>] {
         &self.columns.crystal_system
@@ -444,6 +455,9 @@ impl Store {
         let g = self.group_starts.partition_point(|&s| s <= i) - 1;
         let offset = i - self.group_starts[g];
         let corrupt = |e: String| Error::new(&tpath, ErrorKind::CorruptTable(e));
+        // A panic while holding the lock cannot leave the file in a bad state: every read
+        // seeks first, so a poisoned lock is still usable.
+        let _turn = self.table_read.lock().unwrap_or_else(|p| p.into_inner());
         let file = self
             .table_file
             .try_clone()
@@ -487,6 +501,7 @@ impl Store {
         mut f: impl FnMut(usize, &str) -> Result<()>,
     ) -> Result<()> {
         let tpath = self.dir.join(TABLE_FILE);
+        let _turn = self.table_read.lock().unwrap_or_else(|p| p.into_inner());
         let file = self
             .table_file
             .try_clone()
@@ -561,6 +576,7 @@ impl Store {
             labels,
             is_metal: c.is_metal[i],
             elastic_tensor: c.elastic_tensor[i],
+            description: c.descriptions[i].clone(),
             modalities,
         })
     }

@@ -38,7 +38,7 @@ pub const FIXED_COLUMNS: [&str; 7] = [
     "spacegroup",
 ];
 /// Columns after the labels, before the modality columns.
-pub const TRAILING_COLUMNS: [&str; 2] = ["is_metal", "elastic_tensor"];
+pub const TRAILING_COLUMNS: [&str; 3] = ["is_metal", "elastic_tensor", "description"];
 
 /// One table row as the writer holds it before commit.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +53,8 @@ pub struct TableRow {
     pub labels: BTreeMap<String, f64>,
     pub is_metal: Option<bool>,
     pub elastic_tensor: Option<[f32; ELASTIC_COMPONENTS]>,
+    /// Text description (robocrystallographer), if any.
+    pub description: Option<String>,
     /// Modality name → (row index, derived).
     pub modality_rows: BTreeMap<String, (i64, bool)>,
 }
@@ -93,6 +95,7 @@ pub fn schema(labels: &[String], modalities: &[String]) -> SchemaRef {
         DataType::List(elastic_item_field()),
         true,
     ));
+    fields.push(Field::new("description", DataType::Utf8, true));
     for m in modalities {
         fields.push(Field::new(row_column(m), DataType::Int64, false));
         fields.push(Field::new(derived_column(m), DataType::Boolean, false));
@@ -151,6 +154,11 @@ pub fn rows_to_batch(
         }
     }
     cols.push(Arc::new(el.finish()));
+    let mut desc = StringBuilder::new();
+    for r in rows {
+        desc.append_option(r.description.as_deref());
+    }
+    cols.push(Arc::new(desc.finish()));
     for m in modalities {
         let idx = rows
             .iter()
@@ -285,6 +293,8 @@ pub struct Columns {
     pub labels: BTreeMap<String, Vec<Option<f64>>>,
     pub is_metal: Vec<Option<bool>>,
     pub elastic_tensor: Vec<Option<[f32; ELASTIC_COMPONENTS]>>,
+    /// Text description of every material (`None` where missing).
+    pub descriptions: Vec<Option<String>>,
     /// Modality → (row index or -1 per material, derived flag per material).
     pub modalities: BTreeMap<String, (Vec<i64>, Vec<bool>)>,
 }
@@ -385,6 +395,17 @@ pub fn read_columns(
             let mut t = [0f32; ELASTIC_COMPONENTS];
             t.copy_from_slice(v.values());
             c.elastic_tensor.push(Some(t));
+        }
+        // Tables written before the description column existed read as all-missing.
+        match b.column_by_name("description") {
+            Some(_) => c.descriptions.extend(
+                column::<StringArray>(&b, "description", path)?
+                    .iter()
+                    .map(|s| s.map(str::to_string)),
+            ),
+            None => c
+                .descriptions
+                .extend(std::iter::repeat_n(None, b.num_rows())),
         }
         for (m, (rows, derived)) in c.modalities.iter_mut() {
             let rname = row_column(m);

@@ -52,6 +52,9 @@ pub struct MaterialRecord {
     pub crystal_system: Option<String>,
     /// International space-group number 1–230.
     pub spacegroup: Option<i32>,
+    /// Text description of the material (e.g. robocrystallographer's), stored in the table's
+    /// `description` column; the text modality of [`crate::info()`] counts these.
+    pub description: Option<String>,
     /// (modality name, row values in C order of the registered shape, derived?).
     pub modalities: Vec<(String, Vec<f32>, bool)>,
 }
@@ -68,6 +71,7 @@ impl MaterialRecord {
             elastic_tensor: None,
             crystal_system: None,
             spacegroup: None,
+            description: None,
             modalities: Vec::new(),
         }
     }
@@ -432,6 +436,7 @@ impl StoreWriter {
             labels: rec.labels,
             is_metal: rec.is_metal,
             elastic_tensor: rec.elastic_tensor,
+            description: rec.description,
             modality_rows,
         });
         Ok(())

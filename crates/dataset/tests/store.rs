@@ -723,6 +723,7 @@ fn table_reads_with_generic_parquet_rows() {
             "bulk_modulus",
             "is_metal",
             "elastic_tensor",
+            "description",
             "density_row",
             "density_derived",
             "dos_row",

@@ -21,6 +21,19 @@ pub fn npy_f32_bytes(shape: &[usize], data: &[f32]) -> std::io::Result<Vec<u8>> 
             format!("shape {shape:?} holds {count} values but {} were given", data.len()),
         ));
     }
+    let header = header("<f4", shape)?;
+    let mut out = Vec::with_capacity(header.len() + 4 * data.len());
+    out.extend_from_slice(&header);
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// A `.npy` v1.0 header (magic, version, length, dict, padding) for a C-order array of NumPy
+/// dtype `descr` (e.g. `<f4`, `<f2`, `|u1`, `<u4`, `<i8`) and `shape`. The header is padded
+/// so the data starts on a 64-byte boundary, as NumPy does.
+pub fn header(descr: &str, shape: &[usize]) -> std::io::Result<Vec<u8>> {
     let dims = match shape {
         [n] => format!("({n},)"),
         _ => format!(
@@ -28,24 +41,18 @@ pub fn npy_f32_bytes(shape: &[usize], data: &[f32]) -> std::io::Result<Vec<u8>> 
             shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
         ),
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
-    // magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64 (NumPy ≥ 1.x aligns so).
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
-    header.push('\n');
-    let len = u16::try_from(header.len()).map_err(|_| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "shape too long for a .npy v1.0 header",
-        )
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
+    // magic (6) + version (2) + length (2) + dict + '\n' must be a multiple of 64.
+    let unpadded = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    dict.push('\n');
+    let len = u16::try_from(dict.len()).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "shape too long for a .npy v1.0 header")
     })?;
-    let mut out = Vec::with_capacity(10 + header.len() + 4 * data.len());
+    let mut out = Vec::with_capacity(10 + dict.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(dict.as_bytes());
     Ok(out)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod convert;
+pub mod data;
 pub mod graph;
 pub mod inspect;
 pub mod modality;
@@ -38,4 +39,16 @@ impl StructureInput {
         };
         Ok(read_structure(path, &options)?)
     }
+}
+
+/// A progress bar in multimat's style (hidden when stderr is not a terminal, as in CI logs).
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
 }
