@@ -213,6 +213,8 @@ pub struct ImportSummary {
     pub seconds_write: f64,
     /// Total wall time, s.
     pub seconds: f64,
+    /// CPU time spent computing promolecular densities, summed over threads, s.
+    pub derived_density_cpu_seconds: f64,
 }
 
 /// Inputs read in parallel per round; bounds the batches held before merging.
@@ -245,7 +247,7 @@ pub fn import(
 
     let mut report: Vec<ImportProblem> = Vec::new();
     let mut summary = ImportSummary::default();
-    let mut record = |p: ImportProblem, report: &mut Vec<ImportProblem>, summary: &mut ImportSummary| {
+    let record = |p: ImportProblem, report: &mut Vec<ImportProblem>, summary: &mut ImportSummary| {
         progress(ImportEvent::Problem(&p));
         summary.problems += 1;
         if strict {
@@ -357,6 +359,7 @@ pub fn import(
             .map(|(id, p)| write::build(id, p, symprec, derive_density))
             .collect();
         for b in built {
+            summary.derived_density_cpu_seconds += b.density_seconds;
             for p in b.problems {
                 record(p, &mut report, &mut summary)?;
             }

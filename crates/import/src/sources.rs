@@ -28,17 +28,6 @@ pub(crate) enum Unit {
     LabelCsv(PathBuf),
 }
 
-impl Unit {
-    pub fn name(&self) -> String {
-        match self {
-            Unit::File { path, .. } | Unit::Text(path) | Unit::LabelCsv(path) => path.display().to_string(),
-            Unit::Run(r) => r.dir.display().to_string(),
-            Unit::Table(t) => t.path.display().to_string(),
-            Unit::Labels(l) => l.path.display().to_string(),
-        }
-    }
-}
-
 /// A VASP calculation folder: one material named after the folder.
 #[derive(Debug, Clone)]
 pub(crate) struct RunFolder {
@@ -441,7 +430,7 @@ fn read_document(
         let structure = values::structure(s, file, &key("structure"), StructureFormat::Auto).map_err(|e| e.to_string())?;
         items.push(Item::Structure { id: id.clone(), structure, source: source.into() });
     }
-    let mut label = |name: &str, v: Option<&Value>, what: &str, items: &mut Vec<Item>| -> Result<(), String> {
+    let label = |name: &str, v: Option<&Value>, what: &str, items: &mut Vec<Item>| -> Result<(), String> {
         if let Some(v) = v {
             match values::number(v) {
                 Ok(Some(value)) => items.push(Item::Label { id: id.clone(), name: name.into(), value }),

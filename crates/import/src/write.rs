@@ -13,12 +13,11 @@ pub const DOS: &str = "dos";
 pub const PHONON_DOS: &str = "phonon_dos";
 pub const DENSITY: &str = "density";
 
-/// A record ready to add, the problems met building it, and whether its density was derived
-/// (for the timing summary).
+/// A record ready to add, the problems met building it, and the time its derived density took.
 pub(crate) struct Built {
     pub record: Option<MaterialRecord>,
     pub problems: Vec<ImportProblem>,
-    pub derived_density: bool,
+    pub density_seconds: f64,
 }
 
 fn density_row(values: Vec<f32>) -> Vec<f32> {
@@ -28,7 +27,7 @@ fn density_row(values: Vec<f32>) -> Vec<f32> {
 pub(crate) fn build(id: String, p: Partial, symprec: f64, derive_density: bool) -> Built {
     let mut problems = Vec::new();
     let Some((structure, source, structure_file)) = p.structure else {
-        return Built { record: None, problems, derived_density: false };
+        return Built { record: None, problems, density_seconds: 0.0 };
     };
     let mut rec = MaterialRecord::new(id.clone(), source, structure);
     rec.labels = p.labels.iter().map(|(k, (v, _))| (k.clone(), *v)).collect();
@@ -77,20 +76,19 @@ pub(crate) fn build(id: String, p: Partial, symprec: f64, derive_density: bool) 
             Err(e) => problems.push(ImportProblem { file: file.to_string(), reason: format!("{id}: {e}") }),
         }
     }
-    let mut derived_density = false;
+    let mut density_seconds = 0.0;
     if derive_density && !have_density {
-        match charge_density::promolecular(&rec.structure, [MODEL_GRID; 3])
-            .and_then(|v| charge_density::model_input(&v, Resample::Fourier))
-        {
-            Ok(g) => {
-                rec.modalities.push((DENSITY.into(), density_row(g), true));
-                derived_density = true;
-            }
+        let t = std::time::Instant::now();
+        let grid =  charge_density::promolecular(&rec.structure, [MODEL_GRID; 3])
+            .and_then(|v| charge_density::model_input(&v, Resample::Fourier));
+        density_seconds = t.elapsed().as_secs_f64();
+        match grid {
+            Ok(g) => rec.modalities.push((DENSITY.into(), density_row(g), true)),
             Err(e) => problems.push(ImportProblem {
                 file: structure_file.to_string(),
                 reason: format!("{id}: promolecular density: {e}"),
             }),
         }
     }
-    Built { record: Some(rec), problems, derived_density }
+    Built { record: Some(rec), problems, density_seconds }
 }
