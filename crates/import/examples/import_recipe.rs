@@ -13,9 +13,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let recipe = Recipe::from_path(std::path::Path::new(&args[0]))?;
     let out = PathBuf::from(&args[1]);
     let sources: Vec<PathBuf> = args[2..].iter().map(PathBuf::from).collect();
-    let summary = import(&out, &sources, Some(&recipe), &ImportOptions::default(), &|_| {})?;
+    let summary = import(
+        &out,
+        &sources,
+        Some(&recipe),
+        &ImportOptions::default(),
+        &|_| {},
+    )?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     let store = multimat_dataset::Store::open(&out)?;
-    println!("{}", serde_json::to_string_pretty(&multimat_dataset::info(&store)?)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&multimat_dataset::info(&store)?)?
+    );
     Ok(())
 }

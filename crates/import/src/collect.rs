@@ -22,16 +22,45 @@ pub(crate) enum DensitySource {
 /// One fact about one material.
 #[derive(Debug)]
 pub(crate) enum Item {
-    Structure { id: String, structure: Structure, source: String },
-    Label { id: String, name: String, value: f64 },
-    IsMetal { id: String, value: bool },
-    Elastic { id: String, tensor: [f32; 15] },
+    Structure {
+        id: String,
+        structure: Structure,
+        source: String,
+    },
+    Label {
+        id: String,
+        name: String,
+        value: f64,
+    },
+    IsMetal {
+        id: String,
+        value: bool,
+    },
+    Elastic {
+        id: String,
+        tensor: [f32; 15],
+    },
     /// Crystal system a document states (used only when symmetry analysis fails).
-    CrystalSystem { id: String, name: String },
-    Dos { id: String, dos: Dos },
-    PhononDos { id: String, dos: Dos },
-    Density { id: String, source: DensitySource },
-    Description { id: String, text: String },
+    CrystalSystem {
+        id: String,
+        name: String,
+    },
+    Dos {
+        id: String,
+        dos: Dos,
+    },
+    PhononDos {
+        id: String,
+        dos: Dos,
+    },
+    Density {
+        id: String,
+        source: DensitySource,
+    },
+    Description {
+        id: String,
+        text: String,
+    },
 }
 
 impl Item {
@@ -111,8 +140,6 @@ pub(crate) struct Partial {
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
     pub materials: HashMap<String, Partial>,
-    /// Bad files and records.
-    pub problems: Vec<ImportProblem>,
     /// Conflicts and other notes (not failures, even in strict mode).
     pub notes: Vec<ImportProblem>,
     /// Per label-only input: ids it named (checked for a structure at the end).
@@ -124,7 +151,7 @@ fn differs(a: f64, b: f64) -> bool {
 }
 
 impl Collector {
-    /// Adds one batch; returns its problems (already recorded) so the caller can report them.
+    /// Adds one batch; returns its problems (bad files and records) for the caller to report.
     pub fn add(&mut self, batch: Batch) -> Vec<ImportProblem> {
         let file: Arc<str> = Arc::from(batch.file.as_str());
         let mut label_ids = Vec::new();
@@ -205,7 +232,6 @@ impl Collector {
             label_ids.dedup();
             self.label_only_ids.push((file, label_ids));
         }
-        self.problems.extend(batch.problems.iter().cloned());
         batch.problems
     }
 }

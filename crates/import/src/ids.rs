@@ -39,8 +39,19 @@ const EXTENSIONS: [&str; 14] = [
 /// Words that name a file's kind rather than its material; removed (case-insensitively) from the
 /// start or end of a name together with the `_`, `-` or `.` that joins them to the id.
 pub(crate) const KIND_WORDS: [&str; 13] = [
-    "vasprun", "doscar", "chgcar", "aeccar0", "aeccar1", "aeccar2", "aeccar", "poscar",
-    "contcar", "chg", "phonon_dos", "dos", "density",
+    "vasprun",
+    "doscar",
+    "chgcar",
+    "aeccar0",
+    "aeccar1",
+    "aeccar2",
+    "aeccar",
+    "poscar",
+    "contcar",
+    "chg",
+    "phonon_dos",
+    "dos",
+    "density",
 ];
 
 /// The material id a file name gives (see the crate docs): the name without `.gz` and without
@@ -54,7 +65,12 @@ pub fn id_from_path(path: &Path) -> Option<String> {
     if !id.is_empty() {
         return Some(id);
     }
-    let parent = path.parent()?.file_name()?.to_string_lossy().trim().to_string();
+    let parent = path
+        .parent()?
+        .file_name()?
+        .to_string_lossy()
+        .trim()
+        .to_string();
     (!parent.is_empty()).then_some(parent)
 }
 

@@ -29,7 +29,9 @@ pub const ID_COLUMNS: [&str; 4] = ["id", "material_id", "mp_id", "file"];
 pub fn check_label_name(name: &str) -> Result<(), String> {
     let ok = name.len() <= 64
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
     } else {
@@ -49,7 +51,9 @@ pub fn read_label_csv(path: &Path) -> Result<BTreeMap<String, LabelRow>, ImportE
 
 /// [`read_label_csv`] on text; `name` names the file in errors.
 pub fn parse_label_csv(text: &str, name: &str) -> Result<BTreeMap<String, LabelRow>, String> {
-    let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = r
         .headers()
         .map_err(|e| format!("{name}: line 1: bad CSV header: {e}"))?
@@ -59,7 +63,9 @@ pub fn parse_label_csv(text: &str, name: &str) -> Result<BTreeMap<String, LabelR
     let key_col = ID_COLUMNS
         .iter()
         .find_map(|k| headers.iter().position(|h| h == k))
-        .ok_or_else(|| format!("{name}: line 1: no id column (one of {ID_COLUMNS:?}) in {headers:?}"))?;
+        .ok_or_else(|| {
+            format!("{name}: line 1: no id column (one of {ID_COLUMNS:?}) in {headers:?}")
+        })?;
     let by_file = headers[key_col] == "file";
     let mut label_cols = Vec::new();
     let mut metal_col = None;
@@ -121,7 +127,11 @@ pub(crate) fn label_csv_batch(path: &Path) -> Batch {
             let mut b = Batch::new(file);
             for (id, row) in rows {
                 for (name, value) in row.labels {
-                    b.items.push(Item::Label { id: id.clone(), name, value });
+                    b.items.push(Item::Label {
+                        id: id.clone(),
+                        name,
+                        value,
+                    });
                 }
                 if let Some(value) = row.is_metal {
                     b.items.push(Item::IsMetal { id, value });
@@ -146,7 +156,9 @@ mod tests {
         assert_eq!(m["NaCl"].labels["band_gap"], 5.0);
         assert_eq!(m["NaCl"].is_metal, Some(false));
         assert!(m["Si"].labels.is_empty());
-        assert!(parse_label_csv("id,Band Gap\nmp-1,1\n", "l.csv").unwrap_err().contains("column 2"));
+        assert!(parse_label_csv("id,Band Gap\nmp-1,1\n", "l.csv")
+            .unwrap_err()
+            .contains("column 2"));
         let e = parse_label_csv("id,band_gap\nmp-1,1\nmp-2,x\n", "l.csv").unwrap_err();
         assert!(e.contains("line 3") && e.contains("band_gap"), "{e}");
         assert!(parse_label_csv("name,x\na,1\n", "l.csv").is_err());

@@ -236,7 +236,12 @@ pub fn import(
     let derive_density = options.derive_density || recipe.is_some_and(|r| r.options.derive_density);
     let strict = options.strict;
 
-    let mut units: Vec<Unit> = options.label_files.iter().cloned().map(Unit::LabelCsv).collect();
+    let mut units: Vec<Unit> = options
+        .label_files
+        .iter()
+        .cloned()
+        .map(Unit::LabelCsv)
+        .collect();
     if let Some(r) = recipe {
         units.extend(r.labels.iter().cloned().map(Unit::Labels));
         units.extend(r.table.iter().cloned().map(Unit::Table));
@@ -247,21 +252,25 @@ pub fn import(
 
     let mut report: Vec<ImportProblem> = Vec::new();
     let mut summary = ImportSummary::default();
-    let record = |p: ImportProblem, report: &mut Vec<ImportProblem>, summary: &mut ImportSummary| {
-        progress(ImportEvent::Problem(&p));
-        summary.problems += 1;
-        if strict {
-            return Err(ImportError::Problem(p));
-        }
-        report.push(p);
-        Ok(())
-    };
+    let record =
+        |p: ImportProblem, report: &mut Vec<ImportProblem>, summary: &mut ImportSummary| {
+            progress(ImportEvent::Problem(&p));
+            summary.problems += 1;
+            if strict {
+                return Err(ImportError::Problem(p));
+            }
+            report.push(p);
+            Ok(())
+        };
     for (file, reason) in missing {
         record(ImportProblem { file, reason }, &mut report, &mut summary)?;
     }
 
     // Read: rounds of inputs in parallel, merged in input order (deterministic first-wins).
-    progress(ImportEvent::PhaseStarted { phase: Phase::Read, total: units.len() });
+    progress(ImportEvent::PhaseStarted {
+        phase: Phase::Read,
+        total: units.len(),
+    });
     let mut collector = Collector::default();
     for round in units.chunks(READ_ROUND) {
         let batches: Vec<Batch> = round.par_iter().map(sources::read_unit).collect();
@@ -270,12 +279,15 @@ pub fn import(
                 record(p, &mut report, &mut summary)?;
             }
         }
-        progress(ImportEvent::ItemsDone { phase: Phase::Read, count: round.len() });
+        progress(ImportEvent::ItemsDone {
+            phase: Phase::Read,
+            count: round.len(),
+        });
     }
-    collector.problems.clear();
 
     // Ids without a structure.
-    let mut label_only: Vec<(std::sync::Arc<str>, Vec<String>)> = std::mem::take(&mut collector.label_only_ids);
+    let mut label_only: Vec<(std::sync::Arc<str>, Vec<String>)> =
+        std::mem::take(&mut collector.label_only_ids);
     let mut no_structure: Vec<(String, String)> = collector
         .materials
         .iter()
@@ -283,15 +295,31 @@ pub fn import(
         .filter_map(|(id, p)| p.named_by.as_ref().map(|f| (id.clone(), f.to_string())))
         .collect();
     no_structure.sort_by(|a, b| compare_ids(&a.0, &b.0));
-    summary.without_structure = collector.materials.values().filter(|p| p.structure.is_none()).count();
+    summary.without_structure = collector
+        .materials
+        .values()
+        .filter(|p| p.structure.is_none())
+        .count();
     for (id, file) in no_structure {
-        record(ImportProblem { file, reason: format!("no structure for id {id}") }, &mut report, &mut summary)?;
+        record(
+            ImportProblem {
+                file,
+                reason: format!("no structure for id {id}"),
+            },
+            &mut report,
+            &mut summary,
+        )?;
     }
     let mut notes = std::mem::take(&mut collector.notes);
     for (file, ids) in label_only.drain(..) {
         let mut missing: Vec<&String> = ids
             .iter()
-            .filter(|id| collector.materials.get(*id).is_none_or(|p| p.structure.is_none() && p.named_by.is_none()))
+            .filter(|id| {
+                collector
+                    .materials
+                    .get(*id)
+                    .is_none_or(|p| p.structure.is_none() && p.named_by.is_none())
+            })
             .collect();
         if missing.is_empty() {
             continue;
@@ -328,7 +356,10 @@ pub fn import(
         }
     }
     sort_ids(&mut ids);
-    let needs = |f: &dyn Fn(&collect::Partial) -> bool| ids.iter().any(|id| collector.materials.get(id).is_some_and(f));
+    let needs = |f: &dyn Fn(&collect::Partial) -> bool| {
+        ids.iter()
+            .any(|id| collector.materials.get(id).is_some_and(f))
+    };
     if needs(&|p| p.dos.is_some()) {
         writer.register_modality(DOS, vec![2, 601], Dtype::F32)?;
     }
@@ -345,7 +376,10 @@ pub fn import(
         all.extend(all_notes.iter().cloned());
         write_import_report(out, &all)
     };
-    progress(ImportEvent::PhaseStarted { phase: Phase::Write, total: ids.len() });
+    progress(ImportEvent::PhaseStarted {
+        phase: Phase::Write,
+        total: ids.len(),
+    });
     let commit_every = options.commit_every.max(1);
     let mut since_commit = 0usize;
     let symprec = options.symprec;
@@ -364,7 +398,11 @@ pub fn import(
                 record(p, &mut report, &mut summary)?;
             }
             let Some(rec) = b.record else { continue };
-            let mut mods: Vec<(String, bool)> = rec.modalities.iter().map(|(n, _, d)| (n.clone(), *d)).collect();
+            let mut mods: Vec<(String, bool)> = rec
+                .modalities
+                .iter()
+                .map(|(n, _, d)| (n.clone(), *d))
+                .collect();
             if rec.description.is_some() {
                 mods.push(("text".into(), false));
             }
@@ -384,21 +422,35 @@ pub fn import(
                     since_commit += 1;
                 }
                 Err(e) if per_material(&e) => {
-                    record(ImportProblem { file, reason: format!("{id}: {e}") }, &mut report, &mut summary)?;
+                    record(
+                        ImportProblem {
+                            file,
+                            reason: format!("{id}: {e}"),
+                        },
+                        &mut report,
+                        &mut summary,
+                    )?;
                 }
                 Err(e) => return Err(e.into()),
             }
             if since_commit >= commit_every {
                 writer.commit()?;
                 since_commit = 0;
-                progress(ImportEvent::Committed { materials: writer.len() });
+                progress(ImportEvent::Committed {
+                    materials: writer.len(),
+                });
                 write_report(&report)?;
             }
         }
-        progress(ImportEvent::ItemsDone { phase: Phase::Write, count: round.len() });
+        progress(ImportEvent::ItemsDone {
+            phase: Phase::Write,
+            count: round.len(),
+        });
     }
     writer.commit()?;
-    progress(ImportEvent::Committed { materials: writer.len() });
+    progress(ImportEvent::Committed {
+        materials: writer.len(),
+    });
     write_report(&report)?;
     summary.store_materials = writer.len();
     summary.seconds_write = write_start.elapsed().as_secs_f64();

@@ -122,18 +122,28 @@ impl Recipe {
             file: path.display().to_string(),
             reason: format!("cannot read: {e}"),
         })?;
-        Recipe::parse(&text, path.parent().unwrap_or(Path::new("")), &path.display().to_string())
+        Recipe::parse(
+            &text,
+            path.parent().unwrap_or(Path::new("")),
+            &path.display().to_string(),
+        )
     }
 
     /// Parses recipe text; `base` is the folder relative paths are resolved against, `name`
     /// names the recipe in errors.
     pub fn parse(text: &str, base: &Path, name: &str) -> Result<Recipe, ImportError> {
-        let bad = |reason: String| ImportError::Recipe { file: name.to_string(), reason };
+        let bad = |reason: String| ImportError::Recipe {
+            file: name.to_string(),
+            reason,
+        };
         let mut r: Recipe = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         for (i, t) in r.table.iter_mut().enumerate() {
             t.path = base.join(&t.path);
             if t.id.is_none() && t.id_prefix.is_none() {
-                return Err(bad(format!("table[{i}] ({}): give `id` (a column) or `id_prefix`", t.path.display())));
+                return Err(bad(format!(
+                    "table[{i}] ({}): give `id` (a column) or `id_prefix`",
+                    t.path.display()
+                )));
             }
             for l in t.labels.keys() {
                 check_label_name(l).map_err(|e| bad(format!("table[{i}].labels: {e}")))?;
@@ -144,10 +154,20 @@ impl Recipe {
         }
         for (i, l) in r.labels.iter_mut().enumerate() {
             l.path = base.join(&l.path);
-            let csv = l.path.to_string_lossy().to_ascii_lowercase().trim_end_matches(".gz").ends_with(".csv");
+            let csv = l
+                .path
+                .to_string_lossy()
+                .to_ascii_lowercase()
+                .trim_end_matches(".gz")
+                .ends_with(".csv");
             match &l.name {
                 Some(n) => check_label_name(n).map_err(|e| bad(format!("labels[{i}]: {e}")))?,
-                None if !csv => return Err(bad(format!("labels[{i}] ({}): give the label `name`", l.path.display()))),
+                None if !csv => {
+                    return Err(bad(format!(
+                        "labels[{i}] ({}): give the label `name`",
+                        l.path.display()
+                    )))
+                }
                 None => {}
             }
         }
@@ -159,7 +179,11 @@ impl Recipe {
 }
 
 fn unit(u: &str) -> Result<FrequencyUnit, String> {
-    match u.to_ascii_lowercase().replace(['^', '⁻', '¹', ' '], "").as_str() {
+    match u
+        .to_ascii_lowercase()
+        .replace(['^', '⁻', '¹', ' '], "")
+        .as_str()
+    {
         "cm-1" | "cm1" | "1/cm" | "invcm" => Ok(FrequencyUnit::InverseCm),
         "thz" => Ok(FrequencyUnit::Thz),
         _ => Err(format!("unit {u:?}: use \"cm-1\" or \"THz\"")),
@@ -203,7 +227,11 @@ fn load_rows(text: &str, file: &str) -> Result<Vec<Row>, String> {
         return csv_rows(text, file);
     }
     let v: Value = serde_json::from_str(t).map_err(|e| {
-        let kind = if e.is_eof() { "file ends early" } else { "invalid JSON" };
+        let kind = if e.is_eof() {
+            "file ends early"
+        } else {
+            "invalid JSON"
+        };
         format!("{file}: line {}: {kind}: {e}", e.line())
     })?;
     match v {
@@ -211,12 +239,21 @@ fn load_rows(text: &str, file: &str) -> Result<Vec<Row>, String> {
             .into_iter()
             .enumerate()
             .map(|(i, v)| match v {
-                Value::Object(cells) => Ok(Row { key: i.to_string(), place: format!("[{i}]"), cells }),
-                other => Err(format!("{file}: key [{i}]: expected an object, found {}", values::preview(&other))),
+                Value::Object(cells) => Ok(Row {
+                    key: i.to_string(),
+                    place: format!("[{i}]"),
+                    cells,
+                }),
+                other => Err(format!(
+                    "{file}: key [{i}]: expected an object, found {}",
+                    values::preview(&other)
+                )),
             })
             .collect(),
         Value::Object(mut top) => {
-            if let (Some(Value::Array(_)), Some(Value::Array(_))) = (top.get("columns"), top.get("data")) {
+            if let (Some(Value::Array(_)), Some(Value::Array(_))) =
+                (top.get("columns"), top.get("data"))
+            {
                 return split_rows(top, file);
             }
             if let Some(Value::Array(_)) = top.get("data") {
@@ -226,7 +263,8 @@ fn load_rows(text: &str, file: &str) -> Result<Vec<Row>, String> {
             }
             // pandas column-oriented: {column: {row_key: value}}; row order = first column's.
             let mut rows: Vec<Row> = Vec::new();
-            let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+            let mut index: std::collections::HashMap<String, usize> =
+                std::collections::HashMap::new();
             for (col, values) in top {
                 let Value::Object(values) = values else {
                     return Err(format!(
@@ -235,7 +273,11 @@ fn load_rows(text: &str, file: &str) -> Result<Vec<Row>, String> {
                 };
                 for (key, v) in values {
                     let i = *index.entry(key.clone()).or_insert_with(|| {
-                        rows.push(Row { key: key.clone(), place: format!("row {key}"), cells: Map::new() });
+                        rows.push(Row {
+                            key: key.clone(),
+                            place: format!("row {key}"),
+                            cells: Map::new(),
+                        });
                         rows.len() - 1
                     });
                     rows[i].cells.insert(col.clone(), v);
@@ -243,20 +285,32 @@ fn load_rows(text: &str, file: &str) -> Result<Vec<Row>, String> {
             }
             Ok(rows)
         }
-        other => Err(format!("{file}: file: expected a table, found {}", values::preview(&other))),
+        other => Err(format!(
+            "{file}: file: expected a table, found {}",
+            values::preview(&other)
+        )),
     }
 }
 
 fn split_rows(mut top: Map<String, Value>, file: &str) -> Result<Vec<Row>, String> {
     let columns: Vec<String> = match top.remove("columns") {
-        Some(Value::Array(c)) => c.iter().map(|c| c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string())).collect(),
+        Some(Value::Array(c)) => c
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| c.to_string())
+            })
+            .collect(),
         _ => Vec::new(),
     };
     let index = match top.remove("index") {
         Some(Value::Array(i)) => i,
         _ => Vec::new(),
     };
-    let Some(Value::Array(data)) = top.remove("data") else { return Ok(Vec::new()) };
+    let Some(Value::Array(data)) = top.remove("data") else {
+        return Ok(Vec::new());
+    };
     data.into_iter()
         .enumerate()
         .map(|(i, row)| {
@@ -278,7 +332,9 @@ fn split_rows(mut top: Map<String, Value>, file: &str) -> Result<Vec<Row>, Strin
 }
 
 fn csv_rows(text: &str, file: &str) -> Result<Vec<Row>, String> {
-    let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = r
         .headers()
         .map_err(|e| format!("{file}: line 1: bad CSV header: {e}"))?
@@ -297,7 +353,11 @@ fn csv_rows(text: &str, file: &str) -> Result<Vec<Row>, String> {
             .zip(rec.iter())
             .map(|(h, v)| (h.clone(), Value::String(v.to_string())))
             .collect();
-        rows.push(Row { key: i.to_string(), place: format!("line {line}"), cells });
+        rows.push(Row {
+            key: i.to_string(),
+            place: format!("line {line}"),
+            cells,
+        });
     }
     Ok(rows)
 }
@@ -349,13 +409,23 @@ fn table_row(
         None => format!("{prefix}{}", row.key),
     };
     let mut items = Vec::new();
-    let s = cell(&spec.structure).ok_or_else(|| format!("{file}: key {}: {id} has no structure", at(&spec.structure)))?;
-    let structure = values::structure(s, file, &at(&spec.structure), spec.structure_format).map_err(|e| format!("{id}: {e}"))?;
-    items.push(Item::Structure { id: id.clone(), structure, source: spec.source.clone() });
+    let s = cell(&spec.structure)
+        .ok_or_else(|| format!("{file}: key {}: {id} has no structure", at(&spec.structure)))?;
+    let structure = values::structure(s, file, &at(&spec.structure), spec.structure_format)
+        .map_err(|e| format!("{id}: {e}"))?;
+    items.push(Item::Structure {
+        id: id.clone(),
+        structure,
+        source: spec.source.clone(),
+    });
     for (name, col) in &spec.labels {
         if let Some(v) = cell(col) {
             match values::number(v) {
-                Ok(Some(value)) => items.push(Item::Label { id: id.clone(), name: name.clone(), value }),
+                Ok(Some(value)) => items.push(Item::Label {
+                    id: id.clone(),
+                    name: name.clone(),
+                    value,
+                }),
                 Ok(None) => {}
                 Err(e) => return Err(format!("{file}: key {}: {id}: {e}", at(col))),
             }
@@ -364,7 +434,10 @@ fn table_row(
     if let Some(col) = &spec.is_metal {
         if let Some(v) = cell(col) {
             match values::boolean(v) {
-                Ok(Some(value)) => items.push(Item::IsMetal { id: id.clone(), value }),
+                Ok(Some(value)) => items.push(Item::IsMetal {
+                    id: id.clone(),
+                    value,
+                }),
                 Ok(None) => {}
                 Err(e) => return Err(format!("{file}: key {}: {id}: {e}", at(col))),
             }
@@ -372,16 +445,22 @@ fn table_row(
     }
     if let Some(col) = &spec.elastic_tensor {
         if let Some(v) = cell(col) {
-            let tensor = values::elastic_tensor(v, file, &at(col)).map_err(|e| format!("{id}: {e}"))?;
-            items.push(Item::Elastic { id: id.clone(), tensor });
+            let tensor =
+                values::elastic_tensor(v, file, &at(col)).map_err(|e| format!("{id}: {e}"))?;
+            items.push(Item::Elastic {
+                id: id.clone(),
+                tensor,
+            });
         }
     }
     if let (Some(p), Some(unit)) = (&spec.phonon_dos, unit) {
         let unit = unit.clone().map_err(|e| format!("{file}: {e}"))?;
         if let (Some(f), Some(d)) = (cell(&p.frequencies), cell(&p.densities)) {
             let name = format!("{file}:{id}");
-            let energies = values::number_list(f, file, &at(&p.frequencies)).map_err(|e| format!("{id}: {e}"))?;
-            let dens = values::number_list(d, file, &at(&p.densities)).map_err(|e| format!("{id}: {e}"))?;
+            let energies = values::number_list(f, file, &at(&p.frequencies))
+                .map_err(|e| format!("{id}: {e}"))?;
+            let dens = values::number_list(d, file, &at(&p.densities))
+                .map_err(|e| format!("{id}: {e}"))?;
             let dos = Dos {
                 kind: SpectrumKind::Phonon { unit },
                 energies,
@@ -389,14 +468,21 @@ fn table_row(
                 efermi: None,
                 source_name: name,
             };
-            dos.validate().map_err(|e| format!("{file}: {} ({id}): {}", row.place, e.kind))?;
-            items.push(Item::PhononDos { id: id.clone(), dos: values::slim_dos(values::phonon_to_inverse_cm(dos)) });
+            dos.validate()
+                .map_err(|e| format!("{file}: {} ({id}): {}", row.place, e.kind))?;
+            items.push(Item::PhononDos {
+                id: id.clone(),
+                dos: values::slim_dos(values::phonon_to_inverse_cm(dos)),
+            });
         }
     }
     if let Some(col) = &spec.description {
         if let Some(Value::String(t)) = cell(col) {
             if !t.trim().is_empty() {
-                items.push(Item::Description { id: id.clone(), text: t.trim().to_string() });
+                items.push(Item::Description {
+                    id: id.clone(),
+                    text: t.trim().to_string(),
+                });
             }
         }
     }
@@ -406,7 +492,10 @@ fn table_row(
 /// Reads a `[[labels]]` file.
 pub(crate) fn read_labels(spec: &LabelsSpec) -> Batch {
     let file = spec.path.display().to_string();
-    let csv = file.to_ascii_lowercase().trim_end_matches(".gz").ends_with(".csv");
+    let csv = file
+        .to_ascii_lowercase()
+        .trim_end_matches(".gz")
+        .ends_with(".csv");
     let mut b = if csv {
         labels::label_csv_batch(&spec.path)
     } else {
@@ -417,8 +506,13 @@ pub(crate) fn read_labels(spec: &LabelsSpec) -> Batch {
             .items
             .iter()
             .filter_map(|it| match it {
-                Item::Label { id, name, value } if spec.name.as_deref().is_none_or(|n| n == name) => {
-                    Some(Item::IsMetal { id: id.clone(), value: *value == 0.0 })
+                Item::Label { id, name, value }
+                    if spec.name.as_deref().is_none_or(|n| n == name) =>
+                {
+                    Some(Item::IsMetal {
+                        id: id.clone(),
+                        value: *value == 0.0,
+                    })
                 }
                 _ => None,
             })
@@ -438,10 +532,18 @@ fn read_label_json(spec: &LabelsSpec, file: &str) -> Batch {
     };
     let v: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
-        Err(e) => return Batch::failed(file, format!("{file}: line {}: invalid JSON: {e}", e.line())),
+        Err(e) => {
+            return Batch::failed(
+                file,
+                format!("{file}: line {}: invalid JSON: {e}", e.line()),
+            )
+        }
     };
     let Value::Object(top) = v else {
-        return Batch::failed(file, format!("{file}: file: expected an object {{id: value}} or {{split: {{id: value}}}}"));
+        return Batch::failed(
+            file,
+            format!("{file}: file: expected an object {{id: value}} or {{split: {{id: value}}}}"),
+        );
     };
     // Either {id: value} or {split: {id: value}}.
     let nested = top.values().all(Value::is_object);
@@ -458,10 +560,18 @@ fn read_label_json(spec: &LabelsSpec, file: &str) -> Batch {
     for (split, entries) in groups {
         for (id, v) in entries {
             match values::number(&v) {
-                Ok(Some(value)) => b.items.push(Item::Label { id: id.trim().to_string(), name: name.clone(), value }),
+                Ok(Some(value)) => b.items.push(Item::Label {
+                    id: id.trim().to_string(),
+                    name: name.clone(),
+                    value,
+                }),
                 Ok(None) => {}
                 Err(e) => {
-                    let key = if split.is_empty() { id.clone() } else { format!("{split}.{id}") };
+                    let key = if split.is_empty() {
+                        id.clone()
+                    } else {
+                        format!("{split}.{id}")
+                    };
                     b.problem(format!("{file}: key {key}: {e}"));
                 }
             }

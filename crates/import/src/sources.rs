@@ -11,16 +11,19 @@ use serde_json::{Map, Value};
 
 use crate::collect::{Batch, DensitySource, Item};
 use crate::ids::id_from_path;
+use crate::labels;
 use crate::recipe::{self, LabelsSpec, TableSpec};
 use crate::values::{self, StructureFormat};
-use crate::labels;
 
 /// One thing to read, in the order the merge sees it.
 #[derive(Debug, Clone)]
 pub(crate) enum Unit {
     /// A file; `explicit` when named on the command line (an unknown kind is then a problem,
     /// while unknown files met in a folder walk are passed over).
-    File { path: PathBuf, explicit: bool },
+    File {
+        path: PathBuf,
+        explicit: bool,
+    },
     Run(RunFolder),
     Table(TableSpec),
     Labels(LabelsSpec),
@@ -76,7 +79,8 @@ fn classify(path: &Path) -> Kind {
         Kind::Json
     } else if ends(&[".xml"]) || b.contains("doscar") {
         Kind::Dos
-    } else if ends(&[".cube", ".cub"]) || b.contains("chgcar") || b.contains("aeccar") || b == "chg" {
+    } else if ends(&[".cube", ".cub"]) || b.contains("chgcar") || b.contains("aeccar") || b == "chg"
+    {
         Kind::Volumetric
     } else if ends(&[".csv"]) {
         Kind::Csv
@@ -87,11 +91,18 @@ fn classify(path: &Path) -> Kind {
 
 /// Turns the command-line sources into units: files as they are, folders walked (sorted, hidden
 /// entries skipped), VASP run folders as one unit. Missing paths become problems.
-pub(crate) fn plan(sources: &[PathBuf], units: &mut Vec<Unit>, missing: &mut Vec<(String, String)>) {
+pub(crate) fn plan(
+    sources: &[PathBuf],
+    units: &mut Vec<Unit>,
+    missing: &mut Vec<(String, String)>,
+) {
     for s in sources {
         match std::fs::metadata(s) {
             Ok(m) if m.is_dir() => walk(s, units, missing),
-            Ok(_) => units.push(Unit::File { path: s.clone(), explicit: true }),
+            Ok(_) => units.push(Unit::File {
+                path: s.clone(),
+                explicit: true,
+            }),
             Err(e) => missing.push((s.display().to_string(), format!("cannot read: {e}"))),
         }
     }
@@ -101,16 +112,28 @@ fn walk(dir: &Path, units: &mut Vec<Unit>, problems: &mut Vec<(String, String)>)
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            problems.push((dir.display().to_string(), format!("cannot list folder: {e}")));
+            problems.push((
+                dir.display().to_string(),
+                format!("cannot list folder: {e}"),
+            ));
             return;
         }
     };
-    entries.retain(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')));
+    entries.retain(|p| {
+        !p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    });
     entries.sort();
     let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
     let find = |name: &str| files.iter().find(|f| base_name(f) == name).cloned();
-    let structures: Vec<PathBuf> = ["contcar", "poscar"].iter().filter_map(|n| find(n)).collect();
-    let dos: Vec<PathBuf> = ["vasprun.xml", "doscar"].iter().filter_map(|n| find(n)).collect();
+    let structures: Vec<PathBuf> = ["contcar", "poscar"]
+        .iter()
+        .filter_map(|n| find(n))
+        .collect();
+    let dos: Vec<PathBuf> = ["vasprun.xml", "doscar"]
+        .iter()
+        .filter_map(|n| find(n))
+        .collect();
     let chgcar = find("chgcar");
     if !structures.is_empty() && (!dos.is_empty() || chgcar.is_some()) {
         units.push(Unit::Run(RunFolder {
@@ -122,7 +145,10 @@ fn walk(dir: &Path, units: &mut Vec<Unit>, problems: &mut Vec<(String, String)>)
     } else {
         for f in files {
             if classify(&f) != Kind::Unknown {
-                units.push(Unit::File { path: f, explicit: false });
+                units.push(Unit::File {
+                    path: f,
+                    explicit: false,
+                });
             }
         }
     }
@@ -157,15 +183,22 @@ fn read_file(path: &Path, explicit: bool) -> Batch {
     match classify(path) {
         Kind::Structure => read_structure_file(path, &mut b),
         Kind::Dos => {
-            let Some(id) = id_or_problem(path, &mut b) else { return b };
+            let Some(id) = id_or_problem(path, &mut b) else {
+                return b;
+            };
             match dos::read_dos(path) {
                 Ok(d) => push_dos(&mut b, id, d),
                 Err(e) => b.problem(e.to_string()),
             }
         }
         Kind::Volumetric => {
-            let Some(id) = id_or_problem(path, &mut b) else { return b };
-            b.items.push(Item::Density { id, source: DensitySource::File(path.to_path_buf()) });
+            let Some(id) = id_or_problem(path, &mut b) else {
+                return b;
+            };
+            b.items.push(Item::Density {
+                id,
+                source: DensitySource::File(path.to_path_buf()),
+            });
         }
         Kind::NotDensity => b.problem("LOCPOT/ELFCAR grids are not charge densities; not imported"),
         Kind::Json => read_json_file(path, &mut b),
@@ -185,16 +218,25 @@ fn read_file(path: &Path, explicit: bool) -> Batch {
 }
 
 fn read_structure_file(path: &Path, b: &mut Batch) {
-    let Some(id) = id_or_problem(path, b) else { return };
+    let Some(id) = id_or_problem(path, b) else {
+        return;
+    };
     match read_structure(path, &ReadOptions::default()) {
-        Ok(structure) => b.items.push(Item::Structure { id, structure, source: "file".into() }),
+        Ok(structure) => b.items.push(Item::Structure {
+            id,
+            structure,
+            source: "file".into(),
+        }),
         Err(e) => b.problem(e.to_string()),
     }
 }
 
 fn push_dos(b: &mut Batch, id: String, d: dos::Dos) {
     match d.kind {
-        SpectrumKind::Electronic => b.items.push(Item::Dos { id, dos: values::slim_dos(d) }),
+        SpectrumKind::Electronic => b.items.push(Item::Dos {
+            id,
+            dos: values::slim_dos(d),
+        }),
         SpectrumKind::Phonon { .. } => b.items.push(Item::PhononDos {
             id,
             dos: values::slim_dos(values::phonon_to_inverse_cm(d)),
@@ -204,15 +246,30 @@ fn push_dos(b: &mut Batch, id: String, d: dos::Dos) {
 
 fn read_run(r: &RunFolder) -> Batch {
     let mut b = Batch::new(r.dir.display().to_string());
-    let Some(id) = r.dir.file_name().map(|n| n.to_string_lossy().trim().to_string()).filter(|s| !s.is_empty()) else {
+    let Some(id) = r
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().trim().to_string())
+        .filter(|s| !s.is_empty())
+    else {
         b.problem("cannot name the material after this folder");
         return b;
     };
     let mut first_err = None;
     for p in &r.structures {
-        match read_structure(p, &ReadOptions { format: Some(multimat_crystal::io::Format::Poscar), block: None }) {
+        match read_structure(
+            p,
+            &ReadOptions {
+                format: Some(multimat_crystal::io::Format::Poscar),
+                block: None,
+            },
+        ) {
             Ok(structure) => {
-                b.items.push(Item::Structure { id: id.clone(), structure, source: "vasp".into() });
+                b.items.push(Item::Structure {
+                    id: id.clone(),
+                    structure,
+                    source: "vasp".into(),
+                });
                 first_err = None;
                 break;
             }
@@ -241,7 +298,10 @@ fn read_run(r: &RunFolder) -> Batch {
         b.problem(e);
     }
     if let Some(c) = &r.chgcar {
-        b.items.push(Item::Density { id, source: DensitySource::File(c.clone()) });
+        b.items.push(Item::Density {
+            id,
+            source: DensitySource::File(c.clone()),
+        });
     }
     b
 }
@@ -255,7 +315,9 @@ fn peek(path: &Path, n: usize) -> std::io::Result<String> {
     let f = std::fs::File::open(path)?;
     let mut buf = Vec::with_capacity(n);
     if got == 2 && magic == [0x1f, 0x8b] {
-        flate2::read::MultiGzDecoder::new(f).take(n as u64).read_to_end(&mut buf)?;
+        flate2::read::MultiGzDecoder::new(f)
+            .take(n as u64)
+            .read_to_end(&mut buf)?;
     } else {
         f.take(n as u64).read_to_end(&mut buf)?;
     }
@@ -270,9 +332,13 @@ fn string_values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
     while let Some(i) = rest.find(&pat) {
         rest = &rest[i + pat.len()..];
         let t = rest.trim_start();
-        let Some(t) = t.strip_prefix(':') else { continue };
+        let Some(t) = t.strip_prefix(':') else {
+            continue;
+        };
         let t = t.trim_start();
-        let Some(t) = t.strip_prefix('"') else { continue };
+        let Some(t) = t.strip_prefix('"') else {
+            continue;
+        };
         if let Some(end) = t.find('"') {
             out.push(&t[..end]);
         }
@@ -294,11 +360,18 @@ fn read_json_file(path: &Path, b: &mut Batch) {
             // One charge-density document per file, read when the material is written.
             let id = ["material_id", "task_id"]
                 .iter()
-                .find_map(|k| string_values(&head, k).first().map(|s| s.trim().to_string()))
+                .find_map(|k| {
+                    string_values(&head, k)
+                        .first()
+                        .map(|s| s.trim().to_string())
+                })
                 .filter(|s| !s.is_empty())
                 .or_else(|| id_from_path(path));
             match id {
-                Some(id) => b.items.push(Item::Density { id, source: DensitySource::File(path.to_path_buf()) }),
+                Some(id) => b.items.push(Item::Density {
+                    id,
+                    source: DensitySource::File(path.to_path_buf()),
+                }),
                 None => b.problem("cannot tell the material id of this charge density"),
             }
             return;
@@ -317,15 +390,28 @@ fn read_json_file(path: &Path, b: &mut Batch) {
         Ok(Value::Object(obj)) => {
             if doc_id(&obj).is_none() {
                 if let Some(Value::Array(_)) = obj.get("data") {
-                    if let Some(Value::Array(docs)) = obj.into_iter().find(|(k, _)| k == "data").map(|(_, v)| v) {
+                    if let Some(Value::Array(docs)) =
+                        obj.into_iter().find(|(k, _)| k == "data").map(|(_, v)| v)
+                    {
                         read_documents(docs, "data", path, b);
                     }
                     return;
                 }
-                let Some(id) = id_or_problem(path, b) else { return };
+                let Some(id) = id_or_problem(path, b) else {
+                    return;
+                };
                 if obj.contains_key("lattice") {
-                    match values::structure(&Value::Object(obj), &file, "", StructureFormat::Pymatgen) {
-                        Ok(structure) => b.items.push(Item::Structure { id, structure, source: "file".into() }),
+                    match values::structure(
+                        &Value::Object(obj),
+                        &file,
+                        "",
+                        StructureFormat::Pymatgen,
+                    ) {
+                        Ok(structure) => b.items.push(Item::Structure {
+                            id,
+                            structure,
+                            source: "file".into(),
+                        }),
                         Err(e) => b.problem(e.to_string()),
                     }
                     return;
@@ -337,13 +423,27 @@ fn read_json_file(path: &Path, b: &mut Batch) {
                 read_documents(vec![Value::Object(obj)], "", path, b);
             }
         }
-        Ok(other) => b.problem(format!("{file}: file: expected a JSON object or list, found {}", values::preview(&other))),
-        Err(e) if trimmed.lines().filter(|l| !l.trim().is_empty()).nth(1).is_some() && trimmed.starts_with('{') => {
+        Ok(other) => b.problem(format!(
+            "{file}: file: expected a JSON object or list, found {}",
+            values::preview(&other)
+        )),
+        Err(e)
+            if trimmed
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .nth(1)
+                .is_some()
+                && trimmed.starts_with('{') =>
+        {
             let _ = e;
             read_json_lines(trimmed, path, b);
         }
         Err(e) => {
-            let kind = if e.is_eof() { "file ends early" } else { "invalid JSON" };
+            let kind = if e.is_eof() {
+                "file ends early"
+            } else {
+                "invalid JSON"
+            };
             b.problem(format!("{file}: line {}: {kind}: {e}", e.line()));
         }
     }
@@ -364,10 +464,16 @@ fn read_json_lines(text: &str, path: &Path, b: &mut Batch) {
                             b.problem(e);
                         }
                     }
-                    None => b.problem(format!("{file}: {place}: document has no material_id, task_id or id")),
+                    None => b.problem(format!(
+                        "{file}: {place}: document has no material_id, task_id or id"
+                    )),
                 }
             }
-            Ok(other) => b.problem(format!("{file}: line {}: expected a JSON object, found {}", i + 1, values::preview(&other))),
+            Ok(other) => b.problem(format!(
+                "{file}: line {}: expected a JSON object, found {}",
+                i + 1,
+                values::preview(&other)
+            )),
             Err(e) => b.problem(format!("{file}: line {}: invalid JSON: {e}", i + 1)),
         }
     }
@@ -380,7 +486,10 @@ fn read_documents(docs: Vec<Value>, prefix: &str, path: &Path, b: &mut Batch) {
     for (i, doc) in docs.into_iter().enumerate() {
         let place = format!("{prefix}[{i}]");
         let Value::Object(obj) = doc else {
-            b.problem(format!("{file}: key {place}: expected a document object, found {}", values::preview(&doc)));
+            b.problem(format!(
+                "{file}: key {place}: expected a document object, found {}",
+                values::preview(&doc)
+            ));
             continue;
         };
         match doc_id(&obj) {
@@ -389,18 +498,22 @@ fn read_documents(docs: Vec<Value>, prefix: &str, path: &Path, b: &mut Batch) {
                     b.problem(e);
                 }
             }
-            None => b.problem(format!("{file}: key {place}: document has no material_id, task_id or id")),
+            None => b.problem(format!(
+                "{file}: key {place}: document has no material_id, task_id or id"
+            )),
         }
     }
 }
 
 /// The id of a document: `material_id`, `task_id`, `id` or `mp_id`.
 fn doc_id(obj: &Map<String, Value>) -> Option<String> {
-    ["material_id", "task_id", "id", "mp_id"].iter().find_map(|k| match obj.get(*k) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
+    ["material_id", "task_id", "id", "mp_id"]
+        .iter()
+        .find_map(|k| match obj.get(*k) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
 }
 
 /// The fields of one Materials Project (or pymatgen) document; see the crate docs for the list.
@@ -413,41 +526,75 @@ fn read_document(
     file: &str,
     b: &mut Batch,
 ) -> Result<(), String> {
-    let key = |k: &str| if place.is_empty() { k.to_string() } else { format!("{place}.{k}") };
-    let named = if place.is_empty() { file.to_string() } else { format!("{file} {place}") };
+    let key = |k: &str| {
+        if place.is_empty() {
+            k.to_string()
+        } else {
+            format!("{place}.{k}")
+        }
+    };
+    let named = if place.is_empty() {
+        file.to_string()
+    } else {
+        format!("{file} {place}")
+    };
     let id = id.to_string();
     let mut items = Vec::new();
     let class = obj.get("@class").and_then(Value::as_str).unwrap_or("");
     if VOLUMETRIC_CLASSES.contains(&class) {
         let text = Value::Object(obj.clone()).to_string();
         let v = charge_density::read_mp_json(&text, &named).map_err(|e| e.to_string())?;
-        let grid = charge_density::model_input(&v, Resample::Fourier).map_err(|e| format!("{named}: {e}"))?;
+        let grid = charge_density::model_input(&v, Resample::Fourier)
+            .map_err(|e| format!("{named}: {e}"))?;
         let grid = charge_density::to_row_major(&grid, [MODEL_GRID; 3]);
-        items.push(Item::Density { id: id.clone(), source: DensitySource::Grid(grid) });
+        items.push(Item::Density {
+            id: id.clone(),
+            source: DensitySource::Grid(grid),
+        });
     }
     let is_dos = obj.contains_key("energies") || obj.contains_key("frequencies");
     if let Some(s) = obj.get("structure").filter(|v| !v.is_null()) {
-        let structure = values::structure(s, file, &key("structure"), StructureFormat::Auto).map_err(|e| e.to_string())?;
-        items.push(Item::Structure { id: id.clone(), structure, source: source.into() });
+        let structure = values::structure(s, file, &key("structure"), StructureFormat::Auto)
+            .map_err(|e| e.to_string())?;
+        items.push(Item::Structure {
+            id: id.clone(),
+            structure,
+            source: source.into(),
+        });
     }
-    let label = |name: &str, v: Option<&Value>, what: &str, items: &mut Vec<Item>| -> Result<(), String> {
-        if let Some(v) = v {
-            match values::number(v) {
-                Ok(Some(value)) => items.push(Item::Label { id: id.clone(), name: name.into(), value }),
-                Ok(None) => {}
-                Err(e) => return Err(format!("{file}: key {}: {e}", key(what))),
+    let label =
+        |name: &str, v: Option<&Value>, what: &str, items: &mut Vec<Item>| -> Result<(), String> {
+            if let Some(v) = v {
+                match values::number(v) {
+                    Ok(Some(value)) => items.push(Item::Label {
+                        id: id.clone(),
+                        name: name.into(),
+                        value,
+                    }),
+                    Ok(None) => {}
+                    Err(e) => return Err(format!("{file}: key {}: {e}", key(what))),
+                }
             }
-        }
-        Ok(())
-    };
-    label("formation_energy", obj.get("formation_energy_per_atom"), "formation_energy_per_atom", &mut items)?;
+            Ok(())
+        };
+    label(
+        "formation_energy",
+        obj.get("formation_energy_per_atom"),
+        "formation_energy_per_atom",
+        &mut items,
+    )?;
     label("band_gap", obj.get("band_gap"), "band_gap", &mut items)?;
     if !is_dos {
         label("efermi", obj.get("efermi"), "efermi", &mut items)?;
     }
-    for (name, field) in [("bulk_modulus", "bulk_modulus"), ("shear_modulus", "shear_modulus")] {
+    for (name, field) in [
+        ("bulk_modulus", "bulk_modulus"),
+        ("shear_modulus", "shear_modulus"),
+    ] {
         match obj.get(field) {
-            Some(Value::Object(m)) => label(name, m.get("vrh"), &format!("{field}.vrh"), &mut items)?,
+            Some(Value::Object(m)) => {
+                label(name, m.get("vrh"), &format!("{field}.vrh"), &mut items)?
+            }
             Some(Value::Null) | None => {}
             Some(other) => {
                 return Err(format!(
@@ -460,13 +607,23 @@ fn read_document(
     }
     if let Some(v) = obj.get("is_metal").filter(|v| !v.is_null()) {
         match values::boolean(v) {
-            Ok(Some(value)) => items.push(Item::IsMetal { id: id.clone(), value }),
+            Ok(Some(value)) => items.push(Item::IsMetal {
+                id: id.clone(),
+                value,
+            }),
             Ok(None) => {}
             Err(e) => return Err(format!("{file}: key {}: {e}", key("is_metal"))),
         }
     }
-    if let Some(cs) = obj.get("symmetry").and_then(|s| s.get("crystal_system")).and_then(Value::as_str) {
-        items.push(Item::CrystalSystem { id: id.clone(), name: cs.trim().to_ascii_lowercase() });
+    if let Some(cs) = obj
+        .get("symmetry")
+        .and_then(|s| s.get("crystal_system"))
+        .and_then(Value::as_str)
+    {
+        items.push(Item::CrystalSystem {
+            id: id.clone(),
+            name: cs.trim().to_ascii_lowercase(),
+        });
     }
     if let Some(t) = obj.get("elastic_tensor").filter(|v| !v.is_null()) {
         let (v, k) = match t.get("ieee_format") {
@@ -474,19 +631,31 @@ fn read_document(
             None => (t, key("elastic_tensor")),
         };
         let tensor = values::elastic_tensor(v, file, &k).map_err(|e| e.to_string())?;
-        items.push(Item::Elastic { id: id.clone(), tensor });
+        items.push(Item::Elastic {
+            id: id.clone(),
+            tensor,
+        });
     }
     if let Some(d) = obj.get("description").filter(|v| !v.is_null()) {
         let doc = serde_json::json!({"id": id, "description": d});
         let d = text::from_document(&doc, file, place).map_err(|e| e.to_string())?;
-        items.push(Item::Description { id: id.clone(), text: d.text });
+        items.push(Item::Description {
+            id: id.clone(),
+            text: d.text,
+        });
     }
     if obj.contains_key("frequencies") {
         let d = pymatgen::read_phonon_object(obj, &named).map_err(|e| e.to_string())?;
-        items.push(Item::PhononDos { id: id.clone(), dos: values::slim_dos(values::phonon_to_inverse_cm(d)) });
+        items.push(Item::PhononDos {
+            id: id.clone(),
+            dos: values::slim_dos(values::phonon_to_inverse_cm(d)),
+        });
     } else if obj.contains_key("energies") {
         let d = pymatgen::read_electronic_object(obj, &named).map_err(|e| e.to_string())?;
-        items.push(Item::Dos { id: id.clone(), dos: values::slim_dos(d) });
+        items.push(Item::Dos {
+            id: id.clone(),
+            dos: values::slim_dos(d),
+        });
     }
     if items.is_empty() {
         return Err(format!(
@@ -516,7 +685,10 @@ fn read_csv_file(path: &Path, b: &mut Batch) {
         *b = recipe::read_table_text(&spec, &text);
     } else if has("description") && (has("material_id") || has("id") || has("mp_id")) {
         match text::read_csv(&text, &b.file) {
-            Ok(ds) => b.items.extend(ds.into_iter().map(|d| Item::Description { id: d.id, text: d.text })),
+            Ok(ds) => b.items.extend(ds.into_iter().map(|d| Item::Description {
+                id: d.id,
+                text: d.text,
+            })),
             Err(e) => b.problem(e.to_string()),
         }
     } else {
@@ -530,7 +702,10 @@ fn read_csv_file(path: &Path, b: &mut Batch) {
 fn read_text_file(path: &Path) -> Batch {
     let mut b = Batch::new(path.display().to_string());
     match read_text(path).and_then(|t| text::read_descriptions(&t, &b.file)) {
-        Ok(ds) => b.items.extend(ds.into_iter().map(|d| Item::Description { id: d.id, text: d.text })),
+        Ok(ds) => b.items.extend(ds.into_iter().map(|d| Item::Description {
+            id: d.id,
+            text: d.text,
+        })),
         Err(e) => b.problem(e.to_string()),
     }
     b

@@ -77,12 +77,17 @@ pub fn structure(
     format: StructureFormat,
 ) -> Result<Structure, Error> {
     let s = match (format, v) {
-        (StructureFormat::Cif, Value::String(t)) => parse_structure(t, source, Format::Cif, &ReadOptions::default())?,
+        (StructureFormat::Cif, Value::String(t)) => {
+            parse_structure(t, source, Format::Cif, &ReadOptions::default())?
+        }
         (StructureFormat::Poscar, Value::String(t)) => {
             parse_structure(t, source, Format::Poscar, &ReadOptions::default())?
         }
         (StructureFormat::Auto, Value::String(t)) if !t.trim_start().starts_with('{') => {
-            let fmt = if t.lines().any(|l| l.trim_start().to_ascii_lowercase().starts_with("data_")) {
+            let fmt = if t
+                .lines()
+                .any(|l| l.trim_start().to_ascii_lowercase().starts_with("data_"))
+            {
                 Format::Cif
             } else {
                 Format::Poscar
@@ -93,7 +98,10 @@ pub fn structure(
             return Err(err(
                 source,
                 key,
-                ErrorKind::Syntax(format!("expected a structure text, found {}", preview(other))),
+                ErrorKind::Syntax(format!(
+                    "expected a structure text, found {}",
+                    preview(other)
+                )),
             ))
         }
         _ => {
@@ -108,7 +116,11 @@ pub fn structure(
                 structure_from_value(&value, source, key)?
             };
             if s.sites.is_empty() {
-                return Err(err(source, key, ErrorKind::Syntax("structure has no sites".into())));
+                return Err(err(
+                    source,
+                    key,
+                    ErrorKind::Syntax("structure has no sites".into()),
+                ));
             }
             s
         }
@@ -119,12 +131,22 @@ pub fn structure(
 
 /// An ASE-like dict (see [`StructureFormat::Ase`]).
 pub fn ase_structure(v: &Value, source: &str, key: &str) -> Result<Structure, Error> {
-    let at = |k: &str| if key.is_empty() { k.to_string() } else { format!("{key}.{k}") };
+    let at = |k: &str| {
+        if key.is_empty() {
+            k.to_string()
+        } else {
+            format!("{key}.{k}")
+        }
+    };
     let cell = matrix3(v.get("cell"), source, &at("cell"))?;
     let lattice = Lattice::new(cell).map_err(|kind| err(source, &at("cell"), kind))?;
     let zs: Vec<u8> = if let Some(n) = v.get("numbers") {
         let arr = n.as_array().ok_or_else(|| {
-            err(source, &at("numbers"), ErrorKind::Syntax(format!("expected a list, found {}", preview(n))))
+            err(
+                source,
+                &at("numbers"),
+                ErrorKind::Syntax(format!("expected a list, found {}", preview(n))),
+            )
         })?;
         arr.iter()
             .enumerate()
@@ -132,7 +154,13 @@ pub fn ase_structure(v: &Value, source: &str, key: &str) -> Result<Structure, Er
                 z.as_u64()
                     .filter(|&z| z <= u8::MAX as u64 && element(z as u8).is_some())
                     .map(|z| z as u8)
-                    .ok_or_else(|| err(source, &format!("{}[{i}]", at("numbers")), ErrorKind::UnknownElement(z.to_string())))
+                    .ok_or_else(|| {
+                        err(
+                            source,
+                            &format!("{}[{i}]", at("numbers")),
+                            ErrorKind::UnknownElement(z.to_string()),
+                        )
+                    })
             })
             .collect::<Result<_, _>>()?
     } else if let Some(s) = v.get("symbols").and_then(Value::as_array) {
@@ -140,20 +168,39 @@ pub fn ase_structure(v: &Value, source: &str, key: &str) -> Result<Structure, Er
             .enumerate()
             .map(|(i, sym)| {
                 let sym = sym.as_str().unwrap_or_default();
-                multimat_crystal::element::z_of_symbol(sym)
-                    .ok_or_else(|| err(source, &format!("{}[{i}]", at("symbols")), ErrorKind::UnknownElement(sym.into())))
+                multimat_crystal::element::z_of_symbol(sym).ok_or_else(|| {
+                    err(
+                        source,
+                        &format!("{}[{i}]", at("symbols")),
+                        ErrorKind::UnknownElement(sym.into()),
+                    )
+                })
             })
             .collect::<Result<_, _>>()?
     } else {
-        return Err(err(source, key, ErrorKind::Syntax("no \"numbers\" or \"symbols\"".into())));
+        return Err(err(
+            source,
+            key,
+            ErrorKind::Syntax("no \"numbers\" or \"symbols\"".into()),
+        ));
     };
     let (coords, fractional, ckey) = match (v.get("positions"), v.get("scaled_positions")) {
         (_, Some(p)) => (p, true, at("scaled_positions")),
         (Some(p), None) => (p, false, at("positions")),
-        (None, None) => return Err(err(source, key, ErrorKind::Syntax("no \"positions\"".into()))),
+        (None, None) => {
+            return Err(err(
+                source,
+                key,
+                ErrorKind::Syntax("no \"positions\"".into()),
+            ))
+        }
     };
     let rows = coords.as_array().ok_or_else(|| {
-        err(source, &ckey, ErrorKind::Syntax(format!("expected a list, found {}", preview(coords))))
+        err(
+            source,
+            &ckey,
+            ErrorKind::Syntax(format!("expected a list, found {}", preview(coords))),
+        )
     })?;
     if rows.len() != zs.len() {
         return Err(err(
@@ -165,7 +212,11 @@ pub fn ase_structure(v: &Value, source: &str, key: &str) -> Result<Structure, Er
     let mut sites = Vec::with_capacity(zs.len());
     for (i, (row, &z)) in rows.iter().zip(&zs).enumerate() {
         let p = vector3(row, source, &format!("{ckey}[{i}]"))?;
-        let frac = if fractional { p } else { lattice.to_fractional(p) };
+        let frac = if fractional {
+            p
+        } else {
+            lattice.to_fractional(p)
+        };
         sites.push(Site::ordered(z, frac));
     }
     Ok(Structure::new(lattice, sites))
@@ -173,12 +224,23 @@ pub fn ase_structure(v: &Value, source: &str, key: &str) -> Result<Structure, Er
 
 fn vector3(v: &Value, source: &str, key: &str) -> Result<[f64; 3], Error> {
     let a = v.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
-        err(source, key, ErrorKind::Syntax(format!("expected 3 numbers, found {}", preview(v))))
+        err(
+            source,
+            key,
+            ErrorKind::Syntax(format!("expected 3 numbers, found {}", preview(v))),
+        )
     })?;
     let mut out = [0.0; 3];
     for (o, x) in out.iter_mut().zip(a) {
         *o = x.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
-            err(source, key, ErrorKind::InvalidNumber { what: "coordinate".into(), found: preview(x) })
+            err(
+                source,
+                key,
+                ErrorKind::InvalidNumber {
+                    what: "coordinate".into(),
+                    found: preview(x),
+                },
+            )
         })?;
     }
     Ok(out)
@@ -189,7 +251,11 @@ fn matrix3(v: Option<&Value>, source: &str, key: &str) -> Result<[[f64; 3]; 3], 
     // ASE writes a Cell object as {"array": [[...]], "pbc": ...} in some dumps.
     let v = v.get("array").unwrap_or(v);
     let a = v.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
-        err(source, key, ErrorKind::Syntax(format!("expected 3 lattice vectors, found {}", preview(v))))
+        err(
+            source,
+            key,
+            ErrorKind::Syntax(format!("expected 3 lattice vectors, found {}", preview(v))),
+        )
     })?;
     Ok([
         vector3(&a[0], source, &format!("{key}[0]"))?,
@@ -210,7 +276,12 @@ pub fn number(v: &Value) -> Result<Option<f64>, String> {
             .ok_or_else(|| format!("{n} is not a finite number")),
         Value::String(s) => {
             let t = s.trim();
-            if t.is_empty() || matches!(t.to_ascii_lowercase().as_str(), "nan" | "none" | "null" | "na" | "n/a") {
+            if t.is_empty()
+                || matches!(
+                    t.to_ascii_lowercase().as_str(),
+                    "nan" | "none" | "null" | "na" | "n/a"
+                )
+            {
                 return Ok(None);
             }
             match t.parse::<f64>() {
@@ -244,22 +315,43 @@ pub fn boolean(v: &Value) -> Result<Option<bool>, String> {
 pub fn number_list(v: &Value, source: &str, key: &str) -> Result<Vec<f64>, Error> {
     let v = literal(v, source, key)?;
     let a = v.as_array().ok_or_else(|| {
-        err(source, key, ErrorKind::Syntax(format!("expected a list of numbers, found {}", preview(&v))))
+        err(
+            source,
+            key,
+            ErrorKind::Syntax(format!("expected a list of numbers, found {}", preview(&v))),
+        )
     })?;
     a.iter()
         .enumerate()
         .map(|(i, x)| match x {
             Value::Null => Ok(f64::NAN),
             Value::Number(n) => n.as_f64().ok_or_else(|| {
-                err(source, &format!("{key}[{i}]"), ErrorKind::InvalidNumber { what: "value".into(), found: n.to_string() })
+                err(
+                    source,
+                    &format!("{key}[{i}]"),
+                    ErrorKind::InvalidNumber {
+                        what: "value".into(),
+                        found: n.to_string(),
+                    },
+                )
             }),
             Value::String(s) => s.trim().parse::<f64>().map_err(|_| {
-                err(source, &format!("{key}[{i}]"), ErrorKind::InvalidNumber { what: "value".into(), found: s.clone() })
+                err(
+                    source,
+                    &format!("{key}[{i}]"),
+                    ErrorKind::InvalidNumber {
+                        what: "value".into(),
+                        found: s.clone(),
+                    },
+                )
             }),
             other => Err(err(
                 source,
                 &format!("{key}[{i}]"),
-                ErrorKind::InvalidNumber { what: "value".into(), found: preview(other) },
+                ErrorKind::InvalidNumber {
+                    what: "value".into(),
+                    found: preview(other),
+                },
             )),
         })
         .collect()
@@ -271,7 +363,11 @@ pub fn number_list(v: &Value, source: &str, key: &str) -> Result<Vec<f64>, Error
 pub fn elastic_tensor(v: &Value, source: &str, key: &str) -> Result<[f32; 15], Error> {
     let v = literal(v, source, key)?;
     let rows = v.as_array().ok_or_else(|| {
-        err(source, key, ErrorKind::Syntax(format!("expected a 6×6 matrix, found {}", preview(&v))))
+        err(
+            source,
+            key,
+            ErrorKind::Syntax(format!("expected a 6×6 matrix, found {}", preview(&v))),
+        )
     })?;
     let mut out = [0f32; 15];
     if rows.len() == 15 && rows.iter().all(|x| !x.is_array()) {
@@ -281,7 +377,11 @@ pub fn elastic_tensor(v: &Value, source: &str, key: &str) -> Result<[f32; 15], E
         }
     } else {
         if rows.len() != 6 {
-            return Err(err(source, key, ErrorKind::Syntax(format!("expected 6 rows, found {}", rows.len()))));
+            return Err(err(
+                source,
+                key,
+                ErrorKind::Syntax(format!("expected 6 rows, found {}", rows.len())),
+            ));
         }
         let mut k = 0;
         for (i, row) in rows.iter().enumerate().take(5) {
@@ -303,7 +403,10 @@ pub fn elastic_tensor(v: &Value, source: &str, key: &str) -> Result<[f32; 15], E
         return Err(err(
             source,
             key,
-            ErrorKind::InvalidNumber { what: format!("elastic component {i}"), found: out[i].to_string() },
+            ErrorKind::InvalidNumber {
+                what: format!("elastic component {i}"),
+                found: out[i].to_string(),
+            },
         ));
     }
     Ok(out)
@@ -311,7 +414,10 @@ pub fn elastic_tensor(v: &Value, source: &str, key: &str) -> Result<[f32; 15], E
 
 /// Brings a phonon spectrum to the store's unit, cm⁻¹ (densities rescaled so the area is kept).
 pub fn phonon_to_inverse_cm(mut dos: Dos) -> Dos {
-    if let SpectrumKind::Phonon { unit: FrequencyUnit::Thz } = dos.kind {
+    if let SpectrumKind::Phonon {
+        unit: FrequencyUnit::Thz,
+    } = dos.kind
+    {
         for e in &mut dos.energies {
             *e *= CM1_PER_THZ;
         }
@@ -320,7 +426,9 @@ pub fn phonon_to_inverse_cm(mut dos: Dos) -> Dos {
                 *d /= CM1_PER_THZ;
             }
         }
-        dos.kind = SpectrumKind::Phonon { unit: FrequencyUnit::InverseCm };
+        dos.kind = SpectrumKind::Phonon {
+            unit: FrequencyUnit::InverseCm,
+        };
     }
     dos
 }
@@ -360,9 +468,14 @@ mod tests {
 
     #[test]
     fn elastic_lower_triangle() {
-        let m: Vec<Vec<f64>> = (0..6).map(|i| (0..6).map(|j| (10 * (i + 1) + j + 1) as f64).collect()).collect();
+        let m: Vec<Vec<f64>> = (0..6)
+            .map(|i| (0..6).map(|j| (10 * (i + 1) + j + 1) as f64).collect())
+            .collect();
         let t = elastic_tensor(&json!(m), "t", "e").unwrap();
-        assert_eq!(t, [11., 21., 22., 31., 32., 33., 41., 42., 43., 44., 51., 52., 53., 54., 55.]);
+        assert_eq!(
+            t,
+            [11., 21., 22., 31., 32., 33., 41., 42., 43., 44., 51., 52., 53., 54., 55.]
+        );
         assert!(elastic_tensor(&json!([[1, 2]]), "t", "e").is_err());
     }
 

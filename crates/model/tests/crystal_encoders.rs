@@ -7,9 +7,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{BatchNorm, Linear};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use multimat_model::encoders::cgcnn::{
-    Cgcnn, CgcnnConfig, CgcnnGraphRef, CgcnnInput, GaussianDistance,
-};
+use multimat_model::encoders::cgcnn::{CgcnnConfig, CgcnnGraphRef, CgcnnInput, GaussianDistance};
 use multimat_model::encoders::potnet::{
     gaussian_rbf, multiquadric_rbf, trainable_params, PotNet, PotNetConfig, PotNetConv,
     PotNetGraphRef, PotNetInput,

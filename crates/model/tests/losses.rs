@@ -31,6 +31,8 @@ const BARLOW_ANCHORED_3MOD: f64 = 4.0487747675;
 const BARLOW3_FULL: f64 = 2.5367863408125;
 const BARLOW3_HALF: f64 = 7.1155332604625;
 const BARLOW4_HALF: f64 = 12.009816673333333;
+const TENSOR_CLIP_B4_MASKED_TAU_0_01: f64 = 227.56712465952273;
+const ANCHORED_MASKED_A_TAU_0_01: f64 = 5.149330579903921;
 
 // ---- inputs (same as the generator) ----
 const A: [[f32; 2]; 3] = [[1.0, 0.0], [0.6, 0.8], [-1.0, 2.0]];
@@ -195,19 +197,42 @@ fn masked_anchored_and_all_pairs_match_numpy() {
 #[test]
 fn losses_of_a_crystal_only_batch_are_zero_not_nan() {
     let dev = Device::flex().autodiff();
-    let none: &[bool] = &E_TXT_NONE;
-    let batches = four([&ALL, none, none, none], &dev);
+    let inputs: Vec<Tensor<2>> = [&CRY, &DOS, &CHG, &TXT]
+        .iter()
+        .map(|rows| mat(*rows, &dev).require_grad())
+        .collect();
+    let names = ["crystal", "dos", "charge_density", "text"];
+    let batches: Vec<ModalityBatch> = inputs
+        .iter()
+        .zip(names)
+        .enumerate()
+        .map(|(m, (x, n))| {
+            let exists = if m == 0 { ALL } else { E_TXT_NONE };
+            ModalityBatch::new(n, x.clone(), exists.to_vec()).unwrap()
+        })
+        .collect();
     for kind in [
         LossKind::TriAnchoredClip,
         LossKind::AllPairsClip,
         LossKind::AnchoredClip,
+        LossKind::BarlowTwins,
+        LossKind::QuadBarlow,
     ] {
         let loss = contrastive_loss(kind, &batches, &tau()).unwrap();
-        let v = value(loss.clone());
-        assert_eq!(v, 0.0, "{kind}");
-        // Backward on a loss with no rows must not fail either.
-        let _ = loss.backward();
+        assert_eq!(value(loss.clone()), 0.0, "{kind}");
+        // The zero stays in the graph: backward works and every gradient is 0.
+        let grads = loss.backward();
+        for x in &inputs {
+            if let Some(g) = x.grad(&grads) {
+                let g: Vec<f32> = g.into_data().try_to_vec::<f32>().unwrap();
+                assert!(g.iter().all(|v| *v == 0.0), "{kind}: gradient {g:?}");
+            }
+        }
     }
+    let three = &batches[..3];
+    let loss = tensor_clip(three, &tau()).unwrap();
+    assert_eq!(value(loss.clone()), 0.0, "tensor_clip");
+    let _ = loss.backward();
 }
 
 #[test]
@@ -324,6 +349,27 @@ fn tensor_clip_matches_numpy_on_b4() {
         TENSOR_CLIP_B4_MASKED,
         "B=4 masked",
     );
+}
+
+#[test]
+fn small_temperature_stays_finite_and_exact() {
+    // Logits reach 1/τ = 100, beyond f32's exp range (e^88.7): the log-sum-exps must shift.
+    let dev = cpu();
+    let t = Temperature::Fixed(0.01);
+    let masked = vec![
+        batch("crystal", &CRY, &ALL, &dev),
+        batch("dos", &DOS, &E_DOS, &dev),
+        batch("charge_density", &CHG, &[true, true, true, false], &dev),
+    ];
+    let tc = value(tensor_clip(&masked, &t).unwrap());
+    assert_close(
+        tc,
+        TENSOR_CLIP_B4_MASKED_TAU_0_01,
+        "tensor_clip at tau 0.01",
+    );
+    let a = four([&ALL, &E_DOS, &E_CHG, &E_TXT_ONE], &dev);
+    let anchored = value(anchored_clip(&a, &t).unwrap());
+    assert_close(anchored, ANCHORED_MASKED_A_TAU_0_01, "anchored at tau 0.01");
 }
 
 #[test]

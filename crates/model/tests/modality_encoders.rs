@@ -12,7 +12,7 @@ use std::time::Instant;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Gradients, Tensor, TensorData};
 use multimat_model::encoders::charge_density::{
-    max_pool3d, BatchNorm3dConfig, ResNeXt3d, ResNeXt3dConfig,
+    max_pool3d, trainable_param_count, BatchNorm3dConfig, ResNeXt3d, ResNeXt3dConfig,
 };
 use multimat_model::encoders::dos::{attention, DosTransformer, DosTransformerConfig};
 use multimat_model::encoders::text::{EncoderError, TextMlpConfig};
@@ -108,6 +108,7 @@ fn fixture_dos(fx: &Value, query_chunk: usize, dev: &Device) -> DosTransformer {
 struct GradCheck<'a> {
     grads: &'a Gradients,
     seen: usize,
+    elements: usize,
     missing: Vec<String>,
     path: Vec<String>,
 }
@@ -120,7 +121,11 @@ impl ModuleVisitor for GradCheck<'_> {
         self.path.pop();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !param.val().is_require_grad() {
+            return; // BatchNorm running statistics
+        }
         self.seen += 1;
+        self.elements += param.val().dims().iter().product::<usize>();
         let name = format!(
             "{} (#{}, shape {:?})",
             self.path.join("."),
@@ -144,11 +149,17 @@ fn check_all_grads<M: Module>(model: &M, grads: &Gradients) {
     let mut v = GradCheck {
         grads,
         seen: 0,
+        elements: 0,
         missing: Vec::new(),
         path: Vec::new(),
     };
     model.visit(&mut v);
     assert!(v.seen > 0, "no parameters visited");
+    assert_eq!(
+        v.elements,
+        trainable_param_count(model),
+        "every trainable scalar checked"
+    );
     assert!(
         v.missing.is_empty(),
         "parameters without gradient: {:#?}",
@@ -201,7 +212,9 @@ fn dos_transformer_paper_parameter_count() {
 fn resnext50_paper_parameter_count() {
     let cfg = ResNeXt3dConfig::new();
     let model = cfg.init(&Device::flex());
-    assert_eq!(model.num_params(), 26_084_032);
+    assert_eq!(trainable_param_count(&model), 26_084_032);
+    // burn's count adds the running mean and variance of the 34,112 BatchNorm channels
+    assert_eq!(model.num_params(), 26_084_032 + 2 * 34_112);
     assert_eq!(cfg.feature_channels(), 2048);
     // stage widths: mid = 32·⌊P/32⌋
     assert_eq!(cfg.mid_channels(128), 128);
@@ -455,8 +468,8 @@ fn batch_norm_train_uses_batch_stats_and_eval_uses_running_stats() {
         }
     }
     // running stats, PyTorch rule: 0.9·init + 0.1·batch, unbiased variance
-    let rm = values(bn.running_mean.value());
-    let rv = values(bn.running_var.value());
+    let rm = values(bn.running_mean.value_sync());
+    let rv = values(bn.running_var.value_sync());
     for ch in 0..c {
         assert!(
             (rm[ch] as f64 - 0.1 * means[ch]).abs() < 1e-5,

@@ -6,12 +6,43 @@ use multimat_dataset::{build_graph_cache, info, load_split, make_split, save_spl
 
 #[derive(clap::Subcommand)]
 pub enum Command {
+    /// Import structure files, Materials Project documents, VASP run folders, DOS/CHGCAR files,
+    /// descriptions and label CSVs (or a recipe of tabular datasets) into a store. Resumable;
+    /// bad files go to STORE/import_report.json.
+    Import(ImportArgs),
     /// Counts per modality and per combination of modalities, label coverage, sources.
     Info(InfoArgs),
     /// Make (and save) a reproducible train/val/test split of a store.
     Split(SplitArgs),
     /// Compute and cache the PotNet or CGCNN graph of every material (in parallel).
     Graphs(GraphsArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// Store folder (created, or resumed if it exists).
+    #[arg(long)]
+    out: PathBuf,
+    /// Files and folders to import (their kind is detected; .gz accepted).
+    sources: Vec<PathBuf>,
+    /// A TOML recipe mapping tabular datasets onto the store (e.g. data/shipped.toml).
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// CSV of labels keyed by id or file stem (header: id, then one column per label).
+    #[arg(long = "labels")]
+    label_files: Vec<PathBuf>,
+    /// Give every material without a real charge density a promolecular (derived) one.
+    #[arg(long)]
+    derive_density: bool,
+    /// Stop at the first bad file instead of reporting it and going on.
+    #[arg(long)]
+    strict: bool,
+    /// Commit the store after this many materials (an interrupted import resumes from there).
+    #[arg(long, default_value_t = 500)]
+    commit_every: usize,
+    /// Symmetry tolerance for crystal systems and space groups, Å.
+    #[arg(long, default_value_t = multimat_crystal::DEFAULT_SYMPREC)]
+    symprec: f64,
 }
 
 #[derive(clap::Args)]
@@ -53,6 +84,7 @@ pub struct GraphsArgs {
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
+        Command::Import(args) => import(args)?,
         Command::Info(args) => {
             let store = Store::open(&args.store)?;
             let info = info(&store)?;
@@ -107,6 +139,71 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 meta.failed.first().map(|(id, why)| format!(" (first: {id}: {why})")).unwrap_or_default()
             );
         }
+    }
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    use multimat_import::{ImportEvent, ImportOptions, Phase, Recipe};
+
+    anyhow::ensure!(
+        !args.sources.is_empty() || args.recipe.is_some() || !args.label_files.is_empty(),
+        "nothing to import: give source files/folders, --recipe or --labels"
+    );
+    let recipe = args.recipe.as_deref().map(Recipe::from_path).transpose()?;
+    let options = ImportOptions {
+        strict: args.strict,
+        derive_density: args.derive_density,
+        commit_every: args.commit_every.max(1),
+        symprec: args.symprec,
+        label_files: args.label_files.clone(),
+    };
+    let bar = std::cell::RefCell::new(None::<indicatif::ProgressBar>);
+    let problems = std::cell::Cell::new(0usize);
+    let progress = |event: ImportEvent| match event {
+        ImportEvent::PhaseStarted { phase, total } => {
+            if let Some(b) = bar.borrow_mut().take() {
+                b.finish();
+            }
+            let what = match phase {
+                Phase::Read => "reading",
+                Phase::Write => "writing",
+            };
+            *bar.borrow_mut() = Some(super::progress_bar(total as u64, what));
+        }
+        ImportEvent::ItemsDone { count, .. } => {
+            if let Some(b) = bar.borrow().as_ref() {
+                b.inc(count as u64);
+            }
+        }
+        ImportEvent::Problem(p) => {
+            problems.set(problems.get() + 1);
+            // The first few problems are shown; all are in import_report.json.
+            if problems.get() <= 5 {
+                let line = format!("skipped {}: {}", p.file, p.reason);
+                match bar.borrow().as_ref() {
+                    Some(b) if !b.is_hidden() => b.println(line),
+                    _ => eprintln!("{line}"),
+                }
+            }
+        }
+        ImportEvent::Committed { materials } => {
+            if let Some(b) = bar.borrow().as_ref() {
+                b.set_message(format!("{materials} saved"));
+            }
+        }
+    };
+    let summary = multimat_import::import(&args.out, &args.sources, recipe.as_ref(), &options, &progress)?;
+    if let Some(b) = bar.borrow_mut().take() {
+        b.finish();
+    }
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    if summary.problems > 0 {
+        eprintln!(
+            "{} input(s) were skipped; see {}",
+            summary.problems,
+            args.out.join("import_report.json").display()
+        );
     }
     Ok(())
 }

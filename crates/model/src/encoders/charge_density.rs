@@ -15,7 +15,10 @@
 //! (the first block of every stage here), the identity otherwise. All convolutions are
 //! bias-free. Parameters at the paper's size: 26,084,032, counting every BatchNorm's γ and β
 //! (2 per channel) and not its running statistics, which is what PyTorch's
-//! `sum(p.numel() for p in model.parameters())` counts (running stats are buffers).
+//! `sum(p.numel() for p in model.parameters())` counts (running stats are buffers). burn's
+//! `Module::num_params` also counts the running mean and variance (its `RunningState` is
+//! visited like a parameter) and reports 26,152,256 = 26,084,032 + 2·34,112 BatchNorm
+//! channels; [`trainable_param_count`] gives the PyTorch figure.
 //!
 //! Inputs are the raw ρ·V grids, negative ringing values included, without normalisation
 //! (spec §10 gotcha 11). The reference feeds zero-filled grids for materials that lack a
@@ -29,14 +32,14 @@
 //! keeps the head's width at the last stage's channel count for other grid sizes.
 
 use burn::config::Config;
-use burn::module::{Flag, Module, Param, RunningState};
+use burn::module::{Flag, Module, ModuleVisitor, Param, RunningState};
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::pool::{MaxPool1dConfig, MaxPool2dConfig};
 use burn::nn::{
     Initializer, Linear, LinearConfig, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d,
 };
-use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::activation::relu;
+use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 
 use super::text::EncoderError;
@@ -168,13 +171,13 @@ impl ResNeXt3dConfig {
         let stem = kaiming_conv([self.in_channels, self.stem_channels], 7, 2, 3, 1, device);
         let mut in_ch = self.stem_channels;
         let mut stages = Vec::with_capacity(4);
-        for stage in 0..4 {
+        for (stage, &stage_stride) in STAGE_STRIDES.iter().enumerate() {
             let planes = self.planes[stage];
             let mid = self.mid_channels(planes);
             let out = self.expansion * planes;
             let mut blocks = Vec::with_capacity(self.layers[stage]);
             for i in 0..self.layers[stage] {
-                let stride = if i == 0 { STAGE_STRIDES[stage] } else { 1 };
+                let stride = if i == 0 { stage_stride } else { 1 };
                 let shortcut = (stride != 1 || in_ch != out).then(|| Shortcut {
                     conv: kaiming_conv([in_ch, out], 1, stride, 0, 1, device),
                     bn: bn(out),
@@ -216,11 +219,11 @@ impl ResNeXt3dConfig {
         n = out_size(n, 3, 2, 1);
         total += elementwise(self.stem_channels, n, 27.0); // max over 27 neighbours
         let mut in_ch = self.stem_channels;
-        for stage in 0..4 {
+        for (stage, &stage_stride) in STAGE_STRIDES.iter().enumerate() {
             let planes = self.planes[stage];
             let (mid, out) = (self.mid_channels(planes), self.expansion * planes);
             for i in 0..self.layers[stage] {
-                let stride = if i == 0 { STAGE_STRIDES[stage] } else { 1 };
+                let stride = if i == 0 { stage_stride } else { 1 };
                 let n_in = n;
                 n = out_size(n, 3, stride, 1);
                 total += conv(in_ch, mid, 1, 1, n_in) + elementwise(mid, n_in, 5.0);
@@ -235,6 +238,40 @@ impl ResNeXt3dConfig {
         total += elementwise(in_ch, n, 1.0) + (2 * in_ch * self.d_output + self.d_output) as f64;
         batch as f64 * total
     }
+}
+
+/// Number of trainable scalars in `module`: burn's [`Module::num_params`] minus BatchNorm running
+/// statistics (fields named `running_mean` / `running_var`, in [`BatchNorm3d`] and in burn's
+/// `nn::BatchNorm`). This is the number PyTorch's `model.parameters()` gives and the one the
+/// spec quotes.
+pub fn trainable_param_count<M: Module>(module: &M) -> usize {
+    struct Count {
+        path: Vec<String>,
+        total: usize,
+    }
+    impl ModuleVisitor for Count {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let running = matches!(
+                self.path.last().map(String::as_str),
+                Some("running_mean" | "running_var")
+            );
+            if !running {
+                self.total += param.lazy_shape().num_elements();
+            }
+        }
+    }
+    let mut count = Count {
+        path: Vec::new(),
+        total: 0,
+    };
+    module.visit(&mut count);
+    count.total
 }
 
 /// A bias-free 3-D convolution with a cubic kernel and PyTorch's Kaiming-normal `fan_out`

@@ -16,7 +16,7 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{check_batches, joint_rows, take_rows, zero, LossError, ModalityBatch};
+use super::{check_batches, joint_rows, take_rows, zero_from, LossError, ModalityBatch};
 
 /// The reference's off-diagonal weight λ = 0.0051 (`--lmda`).
 pub const DEFAULT_LAMBDA: f64 = 0.0051;
@@ -97,7 +97,7 @@ pub fn barlow_twins(
     let (b, _) = check_batches("barlow_twins", &pair, "exactly 2", |n| n == 2)?;
     let [a, c] = pair;
     if b == 0 {
-        return Ok(zero(&a.embeddings.device()));
+        return Ok(zero_from(&a.embeddings));
     }
     Ok(barlow2_rows(a.embeddings, c.embeddings, config))
 }
@@ -124,7 +124,7 @@ pub fn barlow_twins_anchored(
     config.check()?;
     let (b, _) = check_batches("barlow_twins", batches, "at least 2", |n| n >= 2)?;
     let anchor = &batches[0];
-    let mut sum = zero(&anchor.embeddings.device());
+    let mut sum = zero_from(&anchor.embeddings);
     for m in &batches[1..] {
         let rows = joint_rows(&[&anchor.exists, &m.exists]);
         if rows.is_empty() {
@@ -169,7 +169,7 @@ pub fn barlow_twins_3way(
     let (b, d) = check_batches("tri_barlow_twins", batches, "exactly 3", |n| n == 3)?;
     let device = batches[0].embeddings.device();
     let Some(z) = common_rows(batches, b, config) else {
-        return Ok(zero(&device));
+        return Ok(zero_from(&batches[0].embeddings));
     };
     let n = z[0].dims()[0];
     let [z1, z2, z3] = [z[0].clone(), z[1].clone(), z[2].clone()];
@@ -221,7 +221,7 @@ pub fn barlow_twins_4way_half(
     let (b, d) = check_batches("quad_barlow", batches, "exactly 4", |n| n == 4)?;
     let device = batches[0].embeddings.device();
     let Some(z) = common_rows(batches, b, config) else {
-        return Ok(zero(&device));
+        return Ok(zero_from(&batches[0].embeddings));
     };
     let n = z[0].dims()[0];
     let [z1, z2, z3, z4] = [z[0].clone(), z[1].clone(), z[2].clone(), z[3].clone()];

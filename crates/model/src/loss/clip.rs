@@ -3,7 +3,9 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::Tensor;
 
-use super::{check_batches, joint_rows, take_rows, zero, LossError, ModalityBatch, Temperature};
+use super::{
+    check_batches, joint_rows, take_rows, zero_from, LossError, ModalityBatch, Temperature,
+};
 
 /// Row-wise L2 normalisation `x / max(‖x‖, 1e-12)`, as PyTorch's `F.normalize(x, dim=1)`.
 /// Shape `[n, d]` → `[n, d]`.
@@ -68,7 +70,7 @@ pub fn clip_pair(
     temperature.check()?;
     let n = check_pair(&a, &c)?;
     if n == 0 {
-        return Ok(zero(&a.device()));
+        return Ok(zero_from(&a));
     }
     Ok(pair_on_normalized(
         l2_normalize(a),
@@ -102,7 +104,7 @@ pub fn masked_clip_pair(
     let total = a.rows();
     let rows = joint_rows(&[&a.exists, &c.exists]);
     if rows.is_empty() {
-        return Ok((zero(&a.embeddings.device()), 0));
+        return Ok((zero_from(&a.embeddings), 0));
     }
     let za = take_rows(l2_normalize(a.embeddings), &rows, total);
     let zc = take_rows(l2_normalize(c.embeddings), &rows, total);
@@ -127,7 +129,7 @@ fn masked_pair_term(
     let total = batches[p].rows();
     let rows = joint_rows(&[&batches[p].exists, &batches[q].exists]);
     if rows.is_empty() {
-        return zero(&z[p].device());
+        return zero_from(&z[p]);
     }
     let zp = take_rows(z[p].clone(), &rows, total);
     let zq = take_rows(z[q].clone(), &rows, total);
@@ -173,7 +175,7 @@ pub fn all_pairs_clip(
     let sum = terms
         .into_iter()
         .reduce(|acc, t| acc + t)
-        .unwrap_or_else(|| zero(&z[0].device()));
+        .unwrap_or_else(|| zero_from(&z[0]));
     Ok(sum.div_scalar(2.0 * pairs as f64))
 }
 

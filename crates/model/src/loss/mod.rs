@@ -50,7 +50,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// What went wrong when a loss was asked for. `modality` names the offending entry of the
@@ -243,12 +243,26 @@ pub(crate) fn take_rows(x: Tensor<2>, rows: &[usize], total: usize) -> Tensor<2>
     x.select(0, idx)
 }
 
-/// A scalar zero on `device`, shape `[1]`: the contribution of a pair with no rows.
-pub(crate) fn zero(device: &Device) -> Tensor<1> {
-    Tensor::zeros([1], device)
+/// A scalar 0 of shape `[1]` for a term with no rows, computed from `x` (`[B, d]`) so that it
+/// stays in `x`'s autodiff graph: `backward()` on a loss made only of such terms then gives zero
+/// gradients instead of failing on an untracked tensor. The value is exactly 0 even when `x`
+/// holds non-finite numbers (`mask_fill`, not a multiplication by 0). A zero-row `x` gives an
+/// untracked 0, as there is nothing to differentiate.
+pub(crate) fn zero_from(x: &Tensor<2>) -> Tensor<1> {
+    let device = x.device();
+    if x.dims()[0] == 0 || x.dims()[1] == 0 {
+        return Tensor::zeros([1], &device);
+    }
+    let all = Tensor::<1, Bool>::from_data(TensorData::new(vec![true], [1]), &device);
+    x.clone()
+        .slice([0..1, 0..1])
+        .reshape([1])
+        .mask_fill(all, 0.0)
 }
 
 /// The softmax temperature τ of the CLIP losses (logits = cosine similarity / τ).
+// One value is built per training step, so the tensor variant's size costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Temperature {
     /// A constant τ, as in the reference (`--temp`, default 0.2).

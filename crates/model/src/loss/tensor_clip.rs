@@ -4,7 +4,7 @@
 use burn::tensor::{Tensor, TensorData};
 
 use super::clip::l2_normalize;
-use super::{check_batches, zero, LossError, ModalityBatch, Temperature};
+use super::{check_batches, zero_from, LossError, ModalityBatch, Temperature};
 
 /// Fill value for masked logits before the row max; any finite logit is far above it, and
 /// `exp(FILL - max)` underflows to exactly 0.
@@ -36,7 +36,7 @@ pub fn tensor_clip(
     let (b, d) = check_batches("tensor_clip", batches, "exactly 3", |n| n == 3)?;
     let device = batches[0].embeddings.device();
     if b == 0 {
-        return Ok(zero(&device));
+        return Ok(zero_from(&batches[0].embeddings));
     }
     let z1 = l2_normalize(batches[0].embeddings.clone());
     let z2 = l2_normalize(batches[1].embeddings.clone());
