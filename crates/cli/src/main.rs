@@ -11,7 +11,11 @@ mod commands;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "multimat", version, about = "Multimodal foundation models for crystalline materials")]
+#[command(
+    name = "multimat",
+    version,
+    about = "Multimodal foundation models for crystalline materials"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

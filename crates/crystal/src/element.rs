@@ -108,13 +108,19 @@ pub fn z_of_symbol(symbol: &str) -> Option<u8> {
 /// atomic number and the oxidation state if one was written.
 pub fn parse_species(label: &str) -> Option<(u8, Option<f64>)> {
     let label = label.trim();
-    let letters: String = label.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let letters: String = label
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
     if letters.is_empty() {
         return None;
     }
     let rest = &label[letters.len()..];
     // Try the two-letter symbol first, then one letter (so "Co" is cobalt and "C1" is carbon).
-    let candidates = [letters.chars().take(2).collect::<String>(), letters.chars().take(1).collect()];
+    let candidates = [
+        letters.chars().take(2).collect::<String>(),
+        letters.chars().take(1).collect(),
+    ];
     let mut z = None;
     for cand in candidates.iter() {
         let normalised = normalise_symbol(cand);
@@ -198,7 +204,10 @@ mod tests {
         }
         assert!(element(0).is_none() && element(104).is_none());
         let fe = element(26).unwrap();
-        assert_eq!((fe.symbol, fe.group, fe.period, fe.block), ("Fe", 8, 4, Block::D));
+        assert_eq!(
+            (fe.symbol, fe.group, fe.period, fe.block),
+            ("Fe", 8, 4, Block::D)
+        );
         assert!((fe.mass - 55.845).abs() < 1e-9);
         assert_eq!(fe.electronegativity, Some(1.83));
         assert_eq!(fe.covalent_radius, Some(1.32));

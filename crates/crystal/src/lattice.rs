@@ -53,7 +53,9 @@ impl Lattice {
     ) -> Result<Self, ErrorKind> {
         for (name, v) in [("a", a), ("b", b), ("c", c)] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(ErrorKind::Syntax(format!("cell length {name} = {v} must be > 0")));
+                return Err(ErrorKind::Syntax(format!(
+                    "cell length {name} = {v} must be > 0"
+                )));
             }
         }
         for (name, v) in [("alpha", alpha), ("beta", beta), ("gamma", gamma)] {
@@ -72,7 +74,11 @@ impl Lattice {
         let gamma_star = val.acos();
         Lattice::new([
             [a * be.sin(), 0.0, a * be.cos()],
-            [-b * al.sin() * gamma_star.cos(), b * al.sin() * gamma_star.sin(), b * al.cos()],
+            [
+                -b * al.sin() * gamma_star.cos(),
+                b * al.sin() * gamma_star.sin(),
+                b * al.cos(),
+            ],
             [0.0, 0.0, c],
         ])
     }
@@ -161,13 +167,15 @@ impl Lattice {
 }
 
 pub(crate) fn det3(m: &[[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
 pub(crate) fn inverse3(m: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     let d = det3(m);
-    let c = |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    let c =
+        |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
     [
         [c(1, 1, 2, 2) / d, -c(0, 1, 2, 2) / d, c(0, 1, 1, 2) / d],
         [-c(1, 0, 2, 2) / d, c(0, 0, 2, 2) / d, -c(0, 0, 1, 2) / d],
@@ -189,7 +197,10 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
 }
 
 fn angle(a: [f64; 3], b: [f64; 3]) -> f64 {
-    (dot(a, b) / (norm(a) * norm(b))).clamp(-1.0, 1.0).acos().to_degrees()
+    (dot(a, b) / (norm(a) * norm(b)))
+        .clamp(-1.0, 1.0)
+        .acos()
+        .to_degrees()
 }
 
 #[cfg(test)]
@@ -200,7 +211,14 @@ mod tests {
     fn parameters_round_trip_triclinic() {
         let l = Lattice::from_parameters(3.1, 4.2, 5.3, 80.0, 95.0, 105.0).unwrap();
         let p = l.parameters();
-        for (x, y) in [(p.a, 3.1), (p.b, 4.2), (p.c, 5.3), (p.alpha, 80.0), (p.beta, 95.0), (p.gamma, 105.0)] {
+        for (x, y) in [
+            (p.a, 3.1),
+            (p.b, 4.2),
+            (p.c, 5.3),
+            (p.alpha, 80.0),
+            (p.beta, 95.0),
+            (p.gamma, 105.0),
+        ] {
             assert!((x - y).abs() < 1e-10, "{x} vs {y}");
         }
     }
@@ -216,7 +234,11 @@ mod tests {
         let l = Lattice::from_parameters(3.1, 4.2, 5.3, 80.0, 95.0, 105.0).unwrap();
         for i in 0..3 {
             for j in 0..3 {
-                assert!((l.matrix()[i][j] - expected[i][j]).abs() < 1e-12, "{:?}", l.matrix());
+                assert!(
+                    (l.matrix()[i][j] - expected[i][j]).abs() < 1e-12,
+                    "{:?}",
+                    l.matrix()
+                );
             }
         }
     }

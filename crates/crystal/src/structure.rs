@@ -123,7 +123,10 @@ impl Structure {
 
     /// Cartesian coordinates (Å) of every site.
     pub fn cart_coords(&self) -> Vec<[f64; 3]> {
-        self.sites.iter().map(|s| self.lattice.to_cartesian(s.frac)).collect()
+        self.sites
+            .iter()
+            .map(|s| self.lattice.to_cartesian(s.frac))
+            .collect()
     }
 
     /// Element symbol → amount in this cell (occupancy-weighted), sorted by symbol.
@@ -168,7 +171,10 @@ impl Structure {
         let comp = self.formula_amounts();
         let all_int = comp.iter().all(|(_, a)| (a - a.round()).abs() < 1e-6);
         let divisor = if all_int {
-            comp.iter().map(|(_, a)| a.round() as u64).fold(0, gcd).max(1) as f64
+            comp.iter()
+                .map(|(_, a)| a.round() as u64)
+                .fold(0, gcd)
+                .max(1) as f64
         } else {
             1.0
         };
@@ -264,8 +270,16 @@ mod tests {
 
     fn rocksalt() -> Structure {
         let a = 5.64;
-        let lattice = Lattice::new([[0.0, a / 2.0, a / 2.0], [a / 2.0, 0.0, a / 2.0], [a / 2.0, a / 2.0, 0.0]]).unwrap();
-        Structure::new(lattice, vec![Site::ordered(11, [0.0; 3]), Site::ordered(17, [0.5; 3])])
+        let lattice = Lattice::new([
+            [0.0, a / 2.0, a / 2.0],
+            [a / 2.0, 0.0, a / 2.0],
+            [a / 2.0, a / 2.0, 0.0],
+        ])
+        .unwrap();
+        Structure::new(
+            lattice,
+            vec![Site::ordered(11, [0.0; 3]), Site::ordered(17, [0.5; 3])],
+        )
     }
 
     #[test]
@@ -285,13 +299,24 @@ mod tests {
         let mut s = rocksalt();
         s.sites.push(Site::ordered(11, [1.0 + 1e-4, 0.0, 0.0]));
         let err = s.check_overlaps("NaCl.cif", OVERLAP_TOLERANCE).unwrap_err();
-        assert!(matches!(err.kind, ErrorKind::OverlappingAtoms { i: 0, j: 2, .. }));
+        assert!(matches!(
+            err.kind,
+            ErrorKind::OverlappingAtoms { i: 0, j: 2, .. }
+        ));
         assert!(err.to_string().starts_with("NaCl.cif: site 2:"));
 
         let mut d = rocksalt();
         d.sites[0].occupants = vec![
-            Occupant { z: 11, occupancy: 0.5, oxidation: None },
-            Occupant { z: 19, occupancy: 0.5, oxidation: None },
+            Occupant {
+                z: 11,
+                occupancy: 0.5,
+                oxidation: None,
+            },
+            Occupant {
+                z: 19,
+                occupancy: 0.5,
+                oxidation: None,
+            },
         ];
         assert!(!d.is_ordered());
         let err = d.atomic_numbers("x.json").unwrap_err();

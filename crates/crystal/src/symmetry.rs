@@ -80,22 +80,36 @@ pub struct SpaceGroupInfo {
 /// Finds the space group of `structure` with tolerance `symprec` (Å). Disordered sites are
 /// treated by their majority species, as a first approximation; callers that need exact
 /// handling should check [`Structure::is_ordered`] first.
-pub fn analyze(structure: &Structure, symprec: f64, source_name: &str) -> Result<SpaceGroupInfo, Error> {
+pub fn analyze(
+    structure: &Structure,
+    symprec: f64,
+    source_name: &str,
+) -> Result<SpaceGroupInfo, Error> {
     let positions = structure
         .sites
         .iter()
         .map(|s| Vector3::new(s.frac[0], s.frac[1], s.frac[2]))
         .collect();
     let numbers = structure.sites.iter().map(|s| s.z() as i32).collect();
-    let cell = Cell::new(MoyoLattice::from_basis(*structure.lattice.matrix()), positions, numbers);
-    let dataset = MoyoDataset::new(&cell, symprec, AngleTolerance::Default, Setting::Spglib, false)
-        .map_err(|e| {
-            Error::new(
-                source_name,
-                Location::File,
-                ErrorKind::Syntax(format!("symmetry search failed (symprec {symprec} Å): {e}")),
-            )
-        })?;
+    let cell = Cell::new(
+        MoyoLattice::from_basis(*structure.lattice.matrix()),
+        positions,
+        numbers,
+    );
+    let dataset = MoyoDataset::new(
+        &cell,
+        symprec,
+        AngleTolerance::Default,
+        Setting::Spglib,
+        false,
+    )
+    .map_err(|e| {
+        Error::new(
+            source_name,
+            Location::File,
+            ErrorKind::Syntax(format!("symmetry search failed (symprec {symprec} Å): {e}")),
+        )
+    })?;
     let symbol = hall_symbol_entry(dataset.hall_number)
         .map(|e| e.hm_short.replace(' ', ""))
         .unwrap_or_else(|| dataset.hm_symbol.replace(' ', ""));
@@ -116,8 +130,16 @@ mod tests {
     #[test]
     fn rocksalt_and_wurtzite_like() {
         let a = 5.64;
-        let l = Lattice::new([[0.0, a / 2.0, a / 2.0], [a / 2.0, 0.0, a / 2.0], [a / 2.0, a / 2.0, 0.0]]).unwrap();
-        let s = Structure::new(l, vec![Site::ordered(11, [0.0; 3]), Site::ordered(17, [0.5; 3])]);
+        let l = Lattice::new([
+            [0.0, a / 2.0, a / 2.0],
+            [a / 2.0, 0.0, a / 2.0],
+            [a / 2.0, a / 2.0, 0.0],
+        ])
+        .unwrap();
+        let s = Structure::new(
+            l,
+            vec![Site::ordered(11, [0.0; 3]), Site::ordered(17, [0.5; 3])],
+        );
         let info = analyze(&s, DEFAULT_SYMPREC, "NaCl").unwrap();
         assert_eq!((info.number, info.symbol.as_str()), (225, "Fm-3m"));
         assert_eq!(info.crystal_system, CrystalSystem::Cubic);
@@ -126,7 +148,10 @@ mod tests {
         let l = Lattice::from_parameters(3.21, 3.21, 5.21, 90.0, 90.0, 120.0).unwrap();
         let s = Structure::new(
             l,
-            vec![Site::ordered(12, [1.0 / 3.0, 2.0 / 3.0, 0.25]), Site::ordered(12, [2.0 / 3.0, 1.0 / 3.0, 0.75])],
+            vec![
+                Site::ordered(12, [1.0 / 3.0, 2.0 / 3.0, 0.25]),
+                Site::ordered(12, [2.0 / 3.0, 1.0 / 3.0, 0.75]),
+            ],
         );
         let info = analyze(&s, DEFAULT_SYMPREC, "Mg").unwrap();
         assert_eq!((info.number, info.symbol.as_str()), (194, "P6_3/mmc"));

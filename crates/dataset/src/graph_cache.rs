@@ -97,7 +97,9 @@ impl ArrayFile {
 
     fn write(&mut self, bytes: &[u8], elements: usize) -> Result<()> {
         self.count += elements;
-        self.raw.write_all(bytes).map_err(|e| Error::io(&self.raw_path, e))
+        self.raw
+            .write_all(bytes)
+            .map_err(|e| Error::io(&self.raw_path, e))
     }
 
     fn finish(self) -> Result<()> {
@@ -116,7 +118,8 @@ impl ArrayFile {
         let per_row: usize = inner.iter().product::<usize>().max(1);
         let mut shape = vec![count / per_row];
         shape.extend(inner);
-        let header = multimat_modalities::npy::header(descr, &shape).map_err(|e| Error::io(&path, e))?;
+        let header =
+            multimat_modalities::npy::header(descr, &shape).map_err(|e| Error::io(&path, e))?;
         let mut out = BufWriter::new(File::create(&path).map_err(|e| Error::io(&path, e))?);
         out.write_all(&header).map_err(|e| Error::io(&path, e))?;
         let mut src = File::open(&raw_path).map_err(|e| Error::io(&raw_path, e))?;
@@ -144,10 +147,17 @@ pub fn cache_dir(store: &Store, kind: GraphKind) -> PathBuf {
 
 /// Builds (or rebuilds) the graph cache of `kind` for every material of `store`, calling
 /// `progress(done)` after each chunk. Returns the cache's metadata.
-pub fn build_graph_cache(store: &Store, kind: GraphKind, progress: &(dyn Fn(usize) + Sync)) -> Result<GraphCacheMeta> {
+pub fn build_graph_cache(
+    store: &Store,
+    kind: GraphKind,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<GraphCacheMeta> {
     let start = std::time::Instant::now();
     let final_dir = cache_dir(store, kind);
-    let parent = final_dir.parent().expect("cache dir has a parent").to_path_buf();
+    let parent = final_dir
+        .parent()
+        .expect("cache dir has a parent")
+        .to_path_buf();
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let tmp = parent.join(format!(".{}.tmp", kind.name()));
     if tmp.exists() {
@@ -191,7 +201,8 @@ pub fn build_graph_cache(store: &Store, kind: GraphKind, progress: &(dyn Fn(usiz
                 let structure = match serde_json::from_str::<serde_json::Value>(json)
                     .map_err(|e| format!("{id}: structure is not JSON: {e}"))
                     .and_then(|v| {
-                        multimat_crystal::io::json::structure_from_value(&v, id, "structure").map_err(|e| e.to_string())
+                        multimat_crystal::io::json::structure_from_value(&v, id, "structure")
+                            .map_err(|e| e.to_string())
                     }) {
                     Ok(s) => s,
                     Err(e) => return (*i, Built::Failed(e)),
@@ -201,7 +212,10 @@ pub fn build_graph_cache(store: &Store, kind: GraphKind, progress: &(dyn Fn(usiz
                         Ok(g) => Built::Potnet(g),
                         Err(e) => Built::Failed(e.to_string()),
                     },
-                    GraphKind::Cgcnn => match (structure.atomic_numbers(id), cgcnn::build(&structure, id, &cgcnn_config)) {
+                    GraphKind::Cgcnn => match (
+                        structure.atomic_numbers(id),
+                        cgcnn::build(&structure, id, &cgcnn_config),
+                    ) {
                         (Ok(z), Ok(g)) => Built::Cgcnn(z, g),
                         (Err(e), _) | (_, Err(e)) => Built::Failed(e.to_string()),
                     },
@@ -216,17 +230,28 @@ pub fn build_graph_cache(store: &Store, kind: GraphKind, progress: &(dyn Fn(usiz
                     edges += g.local.src.len();
                     atomic_numbers.write(&g.atomic_numbers, g.atomic_numbers.len())?;
                     let inf: Vec<f32> = g.infinite.iter().flatten().copied().collect();
-                    arrays[1].write(&bytes_of(&g.local.src, u32::to_le_bytes), g.local.src.len())?;
-                    arrays[2].write(&bytes_of(&g.local.dst, u32::to_le_bytes), g.local.dst.len())?;
-                    arrays[3].write(&bytes_of(&g.local.distance, f32::to_le_bytes), g.local.distance.len())?;
+                    arrays[1]
+                        .write(&bytes_of(&g.local.src, u32::to_le_bytes), g.local.src.len())?;
+                    arrays[2]
+                        .write(&bytes_of(&g.local.dst, u32::to_le_bytes), g.local.dst.len())?;
+                    arrays[3].write(
+                        &bytes_of(&g.local.distance, f32::to_le_bytes),
+                        g.local.distance.len(),
+                    )?;
                     arrays[4].write(&bytes_of(&inf, f32::to_le_bytes), inf.len())?;
                 }
                 Built::Cgcnn(z, g) => {
                     atoms += z.len();
                     edges += g.neighbor_index.len();
                     atomic_numbers.write(&z, z.len())?;
-                    arrays[0].write(&bytes_of(&g.neighbor_index, u32::to_le_bytes), g.neighbor_index.len())?;
-                    arrays[1].write(&bytes_of(&g.neighbor_distance, f32::to_le_bytes), g.neighbor_distance.len())?;
+                    arrays[0].write(
+                        &bytes_of(&g.neighbor_index, u32::to_le_bytes),
+                        g.neighbor_index.len(),
+                    )?;
+                    arrays[1].write(
+                        &bytes_of(&g.neighbor_distance, f32::to_le_bytes),
+                        g.neighbor_distance.len(),
+                    )?;
                 }
                 Built::Failed(reason) => failed.push((ids[i].clone(), reason)),
             }
@@ -265,7 +290,8 @@ pub fn build_graph_cache(store: &Store, kind: GraphKind, progress: &(dyn Fn(usiz
         failed,
     };
     let meta_path = tmp.join("meta.json");
-    let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::new(&meta_path, ErrorKind::Io(e.to_string())))?;
+    let text = serde_json::to_string_pretty(&meta)
+        .map_err(|e| Error::new(&meta_path, ErrorKind::Io(e.to_string())))?;
     std::fs::write(&meta_path, text).map_err(|e| Error::io(&meta_path, e))?;
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(|e| Error::io(&final_dir, e))?;
@@ -278,7 +304,8 @@ pub fn build_graph_cache(store: &Store, kind: GraphKind, progress: &(dyn Fn(usiz
 pub fn read_meta(store: &Store, kind: GraphKind) -> Result<GraphCacheMeta> {
     let path = cache_dir(store, kind).join("meta.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::new(&path, ErrorKind::CorruptManifest(e.to_string())))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::new(&path, ErrorKind::CorruptManifest(e.to_string())))
 }
 
 /// Reads a whole `.npy` array of plain little-endian elements of `size` bytes, checking the
@@ -290,8 +317,12 @@ fn read_npy_raw(path: &Path, descr: &str) -> Result<(Vec<usize>, Vec<u8>)> {
         return Err(bad("not a .npy file"));
     }
     let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(bytes.get(10..10 + hlen).ok_or_else(|| bad("header cut short"))?)
-        .map_err(|_| bad("header is not text"))?;
+    let header = std::str::from_utf8(
+        bytes
+            .get(10..10 + hlen)
+            .ok_or_else(|| bad("header cut short"))?,
+    )
+    .map_err(|_| bad("header is not text"))?;
     if !header.contains(&format!("'descr': '{descr}'")) {
         return Err(bad(&format!("expected dtype {descr}, header {header:?}")));
     }
@@ -311,17 +342,23 @@ fn read_npy_raw(path: &Path, descr: &str) -> Result<(Vec<usize>, Vec<u8>)> {
 
 fn read_i64(path: &Path) -> Result<Vec<i64>> {
     let (_, b) = read_npy_raw(path, "<i8")?;
-    Ok(b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    Ok(b.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
 }
 
 fn read_u32(path: &Path) -> Result<Vec<u32>> {
     let (_, b) = read_npy_raw(path, "<u4")?;
-    Ok(b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    Ok(b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect())
 }
 
 fn read_f32(path: &Path) -> Result<Vec<f32>> {
     let (_, b) = read_npy_raw(path, "<f4")?;
-    Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    Ok(b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect())
 }
 
 /// A PotNet graph cache loaded into memory (≈ 12 bytes per ordered atom pair; the paper-scale
@@ -389,15 +426,24 @@ impl PotNetCache {
             && cache.local_src.len() == cache.local_distance.len()
             && cache.pair_offsets[n] * 3 == cache.infinite.len();
         if !consistent {
-            return Err(Error::new(dir, ErrorKind::BadShard("graph cache arrays disagree in length".into())));
+            return Err(Error::new(
+                dir,
+                ErrorKind::BadShard("graph cache arrays disagree in length".into()),
+            ));
         }
         Ok(cache)
     }
 
     /// The graph of material `i` (empty slices if it failed to build).
     pub fn graph(&self, i: usize) -> PotNetGraphView<'_> {
-        let (a0, a1) = (self.node_offsets[i] as usize, self.node_offsets[i + 1] as usize);
-        let (e0, e1) = (self.local_offsets[i] as usize, self.local_offsets[i + 1] as usize);
+        let (a0, a1) = (
+            self.node_offsets[i] as usize,
+            self.node_offsets[i + 1] as usize,
+        );
+        let (e0, e1) = (
+            self.local_offsets[i] as usize,
+            self.local_offsets[i + 1] as usize,
+        );
         let (p0, p1) = (self.pair_offsets[i], self.pair_offsets[i + 1]);
         PotNetGraphView {
             atomic_numbers: &self.atomic_numbers[a0..a1],

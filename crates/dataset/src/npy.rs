@@ -90,7 +90,8 @@ pub fn header(dtype: Dtype, rows: usize, shape: &[usize]) -> Vec<u8> {
     let mut dims = vec![rows];
     dims.extend_from_slice(shape);
     // Only fails for shapes with thousands of dimensions, which a modality never has.
-    multimat_modalities::npy::header(dtype.descr(), &dims).expect("modality shape fits a .npy header")
+    multimat_modalities::npy::header(dtype.descr(), &dims)
+        .expect("modality shape fits a .npy header")
 }
 
 /// A parsed `.npy` header.

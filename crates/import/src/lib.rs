@@ -15,7 +15,7 @@
 //! | `description` | column | the text modality (counted as `text` by [`multimat_dataset::info()`]) |
 //! | `dos` | `[2, 601]` f32 | electronic DOS model input (spec §1.3): row 0 E − E_F (eV; E_F from the material's `efermi` label when it has one, as the reference uses the summary document's, else the DOS file's), row 1 spin-up DOS (states/eV) |
 //! | `phonon_dos` | `[2, 601]` f32 | the same model input of a phonon DOS: row 0 frequency in **cm⁻¹** always (pymatgen `PhononDos` JSON in THz is converted, densities divided by 33.356 so the area is kept), unshifted |
-//! | `density` | `[1, 32, 32, 32]` f16 | charge density in the CHGCAR convention (ρ·V_cell, electrons) resampled to 32³ (Fourier), **row-major `[ix][iy][iz]`** (z fastest, pymatgen's `data["total"]` order); real CHGCAR/cube/JSON = not derived; promolecular ([`ImportOptions::derive_density`]) = derived |
+//! | `density` | `[1, 32, 32, 32]` f32 | charge density in the CHGCAR convention (ρ·V_cell, electrons) resampled to 32³ (Fourier), **row-major `[ix][iy][iz]`** (z fastest, pymatgen's `data["total"]` order); real CHGCAR/cube/JSON = not derived; promolecular ([`ImportOptions::derive_density`]) = derived |
 //!
 //! # Inputs
 //! Sources are files or folders; their kind is told automatically. All files may be gzipped.
@@ -367,7 +367,8 @@ pub fn import(
         writer.register_modality(PHONON_DOS, vec![2, 601], Dtype::F32)?;
     }
     if !ids.is_empty() && (derive_density || needs(&|p| p.density.is_some())) {
-        writer.register_modality(DENSITY, vec![1, 32, 32, 32], Dtype::F16)?;
+        // f32, not f16: promolecular ρ·V of large cells with heavy atoms peaks above f16's 65504.
+        writer.register_modality(DENSITY, vec![1, 32, 32, 32], Dtype::F32)?;
     }
 
     let all_notes = notes;

@@ -24,21 +24,6 @@ fn density_row(values: Vec<f32>) -> Vec<f32> {
     charge_density::to_row_major(&values, [MODEL_GRID; 3])
 }
 
-/// Largest finite float16, the density's storage type.
-const F16_MAX: f32 = 65504.0;
-
-/// The grid if float16 can hold it. Promolecular densities of large cells with heavy atoms
-/// peak above 65504 electrons at the nuclei (ρ·V grows with the volume); such a material keeps
-/// everything but its density, and the report says why.
-fn fits_f16(grid: Vec<f32>) -> Result<Vec<f32>, String> {
-    match grid.iter().map(|x| x.abs()).fold(0f32, f32::max) {
-        m if m <= F16_MAX => Ok(grid),
-        m => Err(format!(
-            "charge density peaks at {m} electrons, beyond the float16 range (±{F16_MAX}) of the store; stored without a density"
-        )),
-    }
-}
-
 pub(crate) fn build(id: String, p: Partial, symprec: f64, derive_density: bool) -> Built {
     let mut problems = Vec::new();
     let Some((structure, source, structure_file)) = p.structure else {
@@ -94,8 +79,7 @@ pub(crate) fn build(id: String, p: Partial, symprec: f64, derive_density: bool) 
                 .and_then(|v| charge_density::model_input(&v, Resample::Fourier))
                 .map(density_row)
                 .map_err(|e| e.to_string()),
-        }
-        .and_then(fits_f16);
+        };
         match grid {
             Ok(g) => {
                 rec.modalities.push((DENSITY.into(), g, false));
@@ -113,7 +97,7 @@ pub(crate) fn build(id: String, p: Partial, symprec: f64, derive_density: bool) 
         let grid = charge_density::promolecular(&rec.structure, [MODEL_GRID; 3])
             .and_then(|v| charge_density::model_input(&v, Resample::Fourier))
             .map_err(|e| e.to_string())
-            .and_then(|g| fits_f16(density_row(g)));
+            .map(density_row);
         density_seconds = t.elapsed().as_secs_f64();
         match grid {
             Ok(g) => rec.modalities.push((DENSITY.into(), g, true)),
@@ -127,17 +111,5 @@ pub(crate) fn build(id: String, p: Partial, symprec: f64, derive_density: bool) 
         record: Some(rec),
         problems,
         density_seconds,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn float16_range_is_checked() {
-        assert!(fits_f16(vec![1.0, -65504.0]).is_ok());
-        let e = fits_f16(vec![1.0, 70000.0]).unwrap_err();
-        assert!(e.contains("70000") && e.contains("float16"), "{e}");
     }
 }

@@ -168,7 +168,7 @@ fn every_source_kind_is_imported() {
     assert!(row(&store, "dos", "Al").is_some());
     assert_eq!(store.formulas()[store.index_of("Al").unwrap()], "Al");
 
-    // CHGCAR given directly: stored row-major [ix][iy][iz], f16, not derived.
+    // CHGCAR given directly: stored row-major [ix][iy][iz], f32, not derived.
     let li = &exp["li_density"];
     let d = row(&store, "density", "Li").unwrap();
     assert_eq!(d.len(), 32 * 32 * 32);

@@ -18,7 +18,10 @@ pub fn npy_f32_bytes(shape: &[usize], data: &[f32]) -> std::io::Result<Vec<u8>> 
     if count != data.len() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("shape {shape:?} holds {count} values but {} were given", data.len()),
+            format!(
+                "shape {shape:?} holds {count} values but {} were given",
+                data.len()
+            ),
         ));
     }
     let header = header("<f4", shape)?;
@@ -38,7 +41,11 @@ pub fn header(descr: &str, shape: &[usize]) -> std::io::Result<Vec<u8>> {
         [n] => format!("({n},)"),
         _ => format!(
             "({})",
-            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
@@ -47,7 +54,10 @@ pub fn header(descr: &str, shape: &[usize]) -> std::io::Result<Vec<u8>> {
     dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     dict.push('\n');
     let len = u16::try_from(dict.len()).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "shape too long for a .npy v1.0 header")
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "shape too long for a .npy v1.0 header",
+        )
     })?;
     let mut out = Vec::with_capacity(10 + dict.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
@@ -73,6 +83,8 @@ mod tests {
         assert_eq!(&b[10 + hlen..10 + hlen + 4], &1.0f32.to_le_bytes());
         assert!(npy_f32_bytes(&[4], &[1.0]).is_err());
         let one = npy_f32_bytes(&[5], &[0.0; 5]).unwrap();
-        assert!(std::str::from_utf8(&one[10..70]).unwrap().contains("'shape': (5,)"));
+        assert!(std::str::from_utf8(&one[10..70])
+            .unwrap()
+            .contains("'shape': (5,)"));
     }
 }

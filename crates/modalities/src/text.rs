@@ -24,7 +24,9 @@ pub struct Description {
 /// Reads descriptions from JSON, JSON lines or CSV text (detected from the content).
 pub fn read_descriptions(text: &str, source_name: &str) -> Result<Vec<Description>, Error> {
     let trimmed = text.trim_start();
-    if trimmed.starts_with('[') || (trimmed.starts_with('{') && serde_json::from_str::<Value>(trimmed).is_ok()) {
+    if trimmed.starts_with('[')
+        || (trimmed.starts_with('{') && serde_json::from_str::<Value>(trimmed).is_ok())
+    {
         let value: Value = serde_json::from_str(trimmed).map_err(|e| json_error(source_name, e))?;
         return from_json_value(&value, source_name, "");
     }
@@ -58,13 +60,21 @@ pub fn read_jsonl(text: &str, source_name: &str) -> Result<Vec<Description>, Err
             };
             Error::new(source_name, Location::Line(i + 1), kind)
         })?;
-        out.push(from_document(&value, source_name, &format!("line {}", i + 1))?);
+        out.push(from_document(
+            &value,
+            source_name,
+            &format!("line {}", i + 1),
+        )?);
     }
     Ok(out)
 }
 
 /// A single document, an array of documents or an MP API response `{"data": [...]}`.
-pub fn from_json_value(value: &Value, source_name: &str, prefix: &str) -> Result<Vec<Description>, Error> {
+pub fn from_json_value(
+    value: &Value,
+    source_name: &str,
+    prefix: &str,
+) -> Result<Vec<Description>, Error> {
     match value {
         Value::Array(items) => items
             .iter()
@@ -80,22 +90,49 @@ pub fn from_json_value(value: &Value, source_name: &str, prefix: &str) -> Result
 
 /// One robocrys document: the id from `material_id` or `id`, the text from `description`.
 pub fn from_document(value: &Value, source_name: &str, key: &str) -> Result<Description, Error> {
-    let at = |field: &str| Location::Key(if key.is_empty() { field.to_string() } else { format!("{key}.{field}") });
+    let at = |field: &str| {
+        Location::Key(if key.is_empty() {
+            field.to_string()
+        } else {
+            format!("{key}.{field}")
+        })
+    };
     let id = ["material_id", "id", "mp_id"]
         .iter()
         .find_map(|k| value.get(*k).and_then(Value::as_str))
-        .ok_or_else(|| Error::new(source_name, at("material_id"), ErrorKind::Syntax("document has no material_id or id".into())))?;
+        .ok_or_else(|| {
+            Error::new(
+                source_name,
+                at("material_id"),
+                ErrorKind::Syntax("document has no material_id or id".into()),
+            )
+        })?;
     let text = value
         .get("description")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::new(source_name, at("description"), ErrorKind::Syntax("document has no description string".into())))?;
+        .ok_or_else(|| {
+            Error::new(
+                source_name,
+                at("description"),
+                ErrorKind::Syntax("document has no description string".into()),
+            )
+        })?;
     description(id, text, source_name, at("description"))
 }
 
-fn description(id: &str, text: &str, source_name: &str, location: Location) -> Result<Description, Error> {
+fn description(
+    id: &str,
+    text: &str,
+    source_name: &str,
+    location: Location,
+) -> Result<Description, Error> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(Error::new(source_name, location, ErrorKind::Syntax(format!("description of {id} is empty"))));
+        return Err(Error::new(
+            source_name,
+            location,
+            ErrorKind::Syntax(format!("description of {id} is empty")),
+        ));
     }
     Ok(Description {
         id: id.trim().to_string(),
@@ -105,23 +142,43 @@ fn description(id: &str, text: &str, source_name: &str, location: Location) -> R
 
 /// CSV with a header naming `material_id` (or `id`) and `description` columns.
 pub fn read_csv(text: &str, source_name: &str) -> Result<Vec<Description>, Error> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| Error::new(source_name, Location::Line(1), ErrorKind::Syntax(format!("bad CSV header: {e}"))))?
+        .map_err(|e| {
+            Error::new(
+                source_name,
+                Location::Line(1),
+                ErrorKind::Syntax(format!("bad CSV header: {e}")),
+            )
+        })?
         .clone();
     let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.trim()));
     let id_col = column(&["material_id", "id", "mp_id"]).ok_or_else(|| {
-        Error::new(source_name, Location::Line(1), ErrorKind::Syntax("CSV header has no material_id/id column".into()))
+        Error::new(
+            source_name,
+            Location::Line(1),
+            ErrorKind::Syntax("CSV header has no material_id/id column".into()),
+        )
     })?;
     let text_col = column(&["description", "text"]).ok_or_else(|| {
-        Error::new(source_name, Location::Line(1), ErrorKind::Syntax("CSV header has no description column".into()))
+        Error::new(
+            source_name,
+            Location::Line(1),
+            ErrorKind::Syntax("CSV header has no description column".into()),
+        )
     })?;
     let mut out = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-            Error::new(source_name, Location::Line(line), ErrorKind::Syntax(format!("bad CSV row: {e}")))
+            Error::new(
+                source_name,
+                Location::Line(line),
+                ErrorKind::Syntax(format!("bad CSV row: {e}")),
+            )
         })?;
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
         let id = record.get(id_col).unwrap_or("");
@@ -139,7 +196,13 @@ mod tests {
     fn mp_document_shapes() {
         let doc = r#"{"material_id": "mp-149", "description": " Si is diamond structured. ", "condensed_structure": {}}"#;
         let one = read_descriptions(doc, "a.json").unwrap();
-        assert_eq!(one, vec![Description { id: "mp-149".into(), text: "Si is diamond structured.".into() }]);
+        assert_eq!(
+            one,
+            vec![Description {
+                id: "mp-149".into(),
+                text: "Si is diamond structured.".into()
+            }]
+        );
         let api = format!(r#"{{"data": [{doc}, {doc}], "meta": {{}}}}"#);
         assert_eq!(read_descriptions(&api, "a.json").unwrap().len(), 2);
         let lines = format!("{doc}\n\n{doc}\n");
@@ -148,9 +211,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_place() {
-        let err = read_descriptions("{\"id\": \"mp-1\", \"description\": \"ok\"}\n{\"id\": \"mp-2\"}\n", "t.jsonl").unwrap_err();
+        let err = read_descriptions(
+            "{\"id\": \"mp-1\", \"description\": \"ok\"}\n{\"id\": \"mp-2\"}\n",
+            "t.jsonl",
+        )
+        .unwrap_err();
         assert_eq!(err.location, Location::Key("line 2.description".into()));
-        let err = read_descriptions("{\"id\": \"mp-1\", \"description\": \"  \"}", "t.json").unwrap_err();
+        let err =
+            read_descriptions("{\"id\": \"mp-1\", \"description\": \"  \"}", "t.json").unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
         let err = read_descriptions("{\"id\": \"mp-1\", \"desc", "t.json").unwrap_err();
         assert!(matches!(err.kind, ErrorKind::Truncated(_)), "{err}");

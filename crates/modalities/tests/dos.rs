@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use multimat_modalities::dos::{
-    doscar::read_doscar, model_input, parse_dos, pymatgen::read_dos_json, read_dos, read_phonondos_csv,
-    read_phonondos_csv_file, repair_nans, vasprun::read_vasprun_dos, Dos, DosInputOptions, FrequencyUnit, Resampling,
-    SpectrumKind, SpinChannel,
+    doscar::read_doscar, model_input, parse_dos, pymatgen::read_dos_json, read_dos,
+    read_phonondos_csv, read_phonondos_csv_file, repair_nans, vasprun::read_vasprun_dos, Dos,
+    DosInputOptions, FrequencyUnit, Resampling, SpectrumKind, SpinChannel,
 };
 use multimat_modalities::npy::write_npy_f32;
 use multimat_modalities::{ErrorKind, Location};
@@ -23,7 +23,8 @@ fn fixtures() -> PathBuf {
 }
 
 fn expected() -> Value {
-    let text = std::fs::read_to_string(fixtures().join("dos_expected.json")).expect("fixtures/dos/dos_expected.json");
+    let text = std::fs::read_to_string(fixtures().join("dos_expected.json"))
+        .expect("fixtures/dos/dos_expected.json");
     serde_json::from_str(&text).expect("expected JSON parses")
 }
 
@@ -41,13 +42,20 @@ fn locate(entry: &Value, shared_sub: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        println!("note: {} absent, skipping {file} (not copied: too large)", p.display());
+        println!(
+            "note: {} absent, skipping {file} (not copied: too large)",
+            p.display()
+        );
         None
     }
 }
 
 fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -71,7 +79,11 @@ fn check_entry(path: &Path, exp: &Value) -> Dos {
         "{name} spin"
     );
     assert_eq!(dos.efermi, exp["efermi"].as_f64(), "{name} efermi");
-    assert_eq!(dos.energies[0], exp["emin"].as_f64().unwrap(), "{name} emin");
+    assert_eq!(
+        dos.energies[0],
+        exp["emin"].as_f64().unwrap(),
+        "{name} emin"
+    );
     assert_eq!(
         *dos.energies.last().unwrap(),
         exp["emax"].as_f64().unwrap(),
@@ -79,7 +91,10 @@ fn check_entry(path: &Path, exp: &Value) -> Dos {
     );
     for (s, want) in f64s(&exp["sum_per_spin"]).iter().enumerate() {
         let got: f64 = dos.densities[s].iter().sum();
-        assert!(close(got, *want, 1e-12), "{name} sum spin {s}: {got} vs {want}");
+        assert!(
+            close(got, *want, 1e-12),
+            "{name} sum spin {s}: {got} vs {want}"
+        );
     }
     let integrals = match dos.kind {
         SpectrumKind::Electronic => dos.fermi_window_integral(5.0).unwrap(),
@@ -93,29 +108,57 @@ fn check_entry(path: &Path, exp: &Value) -> Dos {
     for (g, w) in integrals.iter().zip(&want) {
         assert!(close(*g, *w, 1e-10), "{name} window integral {g} vs {w}");
     }
-    let input = model_input(&dos, &DosInputOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let input =
+        model_input(&dos, &DosInputOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(input.energies.len(), 601);
     assert_eq!(input.densities.len(), 601);
-    assert_eq!(input.energies.len(), exp["input_len_up"].as_u64().unwrap() as usize);
+    assert_eq!(
+        input.energies.len(),
+        exp["input_len_up"].as_u64().unwrap() as usize
+    );
     if let Some(full) = exp.get("input_energies") {
         // The reference branches are bit-exact; the uniform branch may differ in the last ulp.
         let exact = !matches!(input.resampling, Resampling::Uniform { .. });
         compare_f32(name, "energies", &input.energies, &f64s(full), exact);
-        compare_f32(name, "densities", &input.densities, &f64s(&exp["input_up"]), exact);
+        compare_f32(
+            name,
+            "densities",
+            &input.densities,
+            &f64s(&exp["input_up"]),
+            exact,
+        );
         if let Some(sum) = exp.get("input_sum") {
             let opts = DosInputOptions {
                 spin: SpinChannel::Sum,
                 ..Default::default()
             };
             let summed = model_input(&dos, &opts).unwrap();
-            compare_f32(name, "summed densities", &summed.densities, &f64s(sum), exact);
+            compare_f32(
+                name,
+                "summed densities",
+                &summed.densities,
+                &f64s(sum),
+                exact,
+            );
         }
     } else {
         let head_e = f64s(&exp["input_energies_head"]);
         let head_d = f64s(&exp["input_up_head"]);
-        let pick = |v: &[f32]| v[..5].iter().chain(&v[596..]).copied().collect::<Vec<f32>>();
+        let pick = |v: &[f32]| {
+            v[..5]
+                .iter()
+                .chain(&v[596..])
+                .copied()
+                .collect::<Vec<f32>>()
+        };
         compare_f32(name, "energies head", &pick(&input.energies), &head_e, true);
-        compare_f32(name, "densities head", &pick(&input.densities), &head_d, true);
+        compare_f32(
+            name,
+            "densities head",
+            &pick(&input.densities),
+            &head_d,
+            true,
+        );
     }
     dos
 }
@@ -143,7 +186,11 @@ fn electronic_json_files() {
         let Some(path) = locate(e, "") else { continue };
         let dos = check_entry(&path, e);
         assert_eq!(dos.kind, SpectrumKind::Electronic);
-        branches.push(model_input(&dos, &DosInputOptions::default()).unwrap().resampling);
+        branches.push(
+            model_input(&dos, &DosInputOptions::default())
+                .unwrap()
+                .resampling,
+        );
     }
     // GaN has 2001 points, Si 601, LiFePO4 and TaZnCo2 301: every reference branch on real data.
     assert!(branches.contains(&Resampling::Skip2001));
@@ -223,7 +270,8 @@ fn check_csv_row(mp: &str, dos: &Dos, e: &Value) {
 #[test]
 fn phonon_csv_fixture_rows() {
     let exp = &expected()["phonon_csv"];
-    let rows = read_phonondos_csv(&fixture_text("phonondos_mp_first40.csv.gz"), "first40.csv").unwrap();
+    let rows =
+        read_phonondos_csv(&fixture_text("phonondos_mp_first40.csv.gz"), "first40.csv").unwrap();
     let want = exp["first40"].as_array().unwrap();
     assert_eq!(rows.len(), 40);
     for ((mp, dos), e) in rows.iter().zip(want) {
@@ -257,7 +305,10 @@ fn phonon_csv_fixture_rows() {
 fn phonon_csv_full_table() {
     let path = Path::new(SHARED).join("phonondos_mp_1521.csv.gz");
     if !path.exists() {
-        println!("note: {} absent, skipping the full-table check", path.display());
+        println!(
+            "note: {} absent, skipping the full-table check",
+            path.display()
+        );
         return;
     }
     let exp = &expected()["phonon_csv"];
@@ -269,13 +320,23 @@ fn phonon_csv_full_table() {
         t0.elapsed().as_secs_f64() * 1e3
     );
     assert_eq!(rows.len(), exp["rows_total"].as_u64().unwrap() as usize);
-    let total: f64 = rows.iter().map(|(_, d)| d.densities[0].iter().sum::<f64>()).sum();
-    assert!(close(total, exp["sum_of_sums_all"].as_f64().unwrap(), 1e-12));
+    let total: f64 = rows
+        .iter()
+        .map(|(_, d)| d.densities[0].iter().sum::<f64>())
+        .sum();
+    assert!(close(
+        total,
+        exp["sum_of_sums_all"].as_f64().unwrap(),
+        1e-12
+    ));
     let (mp, dos) = rows.last().unwrap();
     check_csv_row(mp, dos, &exp["last"]);
     for (mp, dos) in &rows {
         assert_eq!(
-            model_input(dos, &DosInputOptions::default()).unwrap().energies.len(),
+            model_input(dos, &DosInputOptions::default())
+                .unwrap()
+                .energies
+                .len(),
             601,
             "{mp}"
         );
@@ -307,7 +368,9 @@ fn nan_repair_vectors() {
 
 fn synthetic(n: usize, spin: bool) -> Dos {
     let energies: Vec<f64> = (0..n).map(|i| -10.0 + 0.05 * i as f64).collect();
-    let up: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin().abs() * 3.0).collect();
+    let up: Vec<f64> = (0..n)
+        .map(|i| (i as f64 * 0.37).sin().abs() * 3.0)
+        .collect();
     let mut densities = vec![up];
     if spin {
         densities.push((0..n).map(|i| (i % 7) as f64).collect());
@@ -351,7 +414,10 @@ fn resampling_branches_synthetic() {
         },
     )
     .unwrap();
-    assert_eq!(s.densities[10], (d.densities[0][33] + d.densities[1][33]) as f32);
+    assert_eq!(
+        s.densities[10],
+        (d.densities[0][33] + d.densities[1][33]) as f32
+    );
     // 301: points and midpoints.
     let d = synthetic(301, false);
     let m = model_input(&d, &opts).unwrap();
@@ -371,7 +437,10 @@ fn resampling_branches_synthetic() {
     for i in 0..601 {
         let e = lo + (hi - lo) * i as f64 / 600.0;
         assert!((m.energies[i] as f64 - e).abs() < 1e-5);
-        assert!((m.densities[i] as f64 - (2.0 * (e + 0.3) + 1.0)).abs() < 1e-4, "i={i}");
+        assert!(
+            (m.densities[i] as f64 - (2.0 * (e + 0.3) + 1.0)).abs() < 1e-4,
+            "i={i}"
+        );
     }
     // Options: no shift, and an E_F override (the reference uses the MP summary's E_F).
     let d = synthetic(601, false);
@@ -409,7 +478,10 @@ fn nan_repair_inside_model_input() {
     d.densities[0][0] = f64::NAN;
     d.energies[600] = f64::NAN;
     let m = model_input(&d, &DosInputOptions::default()).unwrap();
-    assert_eq!(m.densities[10], ((d.densities[0][9] + d.densities[0][11]) / 2.0) as f32);
+    assert_eq!(
+        m.densities[10],
+        ((d.densities[0][9] + d.densities[0][11]) / 2.0) as f32
+    );
     assert_eq!(m.densities[0], d.densities[0][1] as f32);
     assert_eq!(m.energies[600], (d.energies[599] - 0.3) as f32);
 }

@@ -21,15 +21,24 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let structure = args.input.read(&args.file)?;
-    let format = Format::from_name(&args.to)
-        .ok_or_else(|| anyhow::anyhow!("unknown --to {:?} (use cif, poscar, json or xyz)", args.to))?;
+    let format = Format::from_name(&args.to).ok_or_else(|| {
+        anyhow::anyhow!("unknown --to {:?} (use cif, poscar, json or xyz)", args.to)
+    })?;
     if format == Format::Poscar && !structure.is_ordered() {
-        anyhow::bail!("{}: POSCAR cannot hold partially occupied sites; convert to cif or json instead", args.file.display());
+        anyhow::bail!(
+            "{}: POSCAR cannot hold partially occupied sites; convert to cif or json instead",
+            args.file.display()
+        );
     }
-    let title = args.file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let title = args
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
     let text = write_structure(&structure, format, &title);
     match args.out {
-        Some(path) => write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
         None => print!("{text}"),
     }
     Ok(())

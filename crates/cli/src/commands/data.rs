@@ -2,7 +2,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use multimat_dataset::{build_graph_cache, info, load_split, make_split, save_split, GraphKind, Store};
+use multimat_dataset::{
+    build_graph_cache, info, load_split, make_split, save_split, GraphKind, Store,
+};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -100,10 +102,15 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 .split(',')
                 .map(|r| r.trim().parse::<f64>())
                 .collect::<Result<_, _>>()
-                .with_context(|| format!("--ratios {:?}: expected three numbers like 0.7,0.2,0.1", args.ratios))?;
-            let ratios: [f64; 3] = ratios
-                .try_into()
-                .map_err(|r: Vec<f64>| anyhow::anyhow!("--ratios needs exactly three numbers, got {}", r.len()))?;
+                .with_context(|| {
+                    format!(
+                        "--ratios {:?}: expected three numbers like 0.7,0.2,0.1",
+                        args.ratios
+                    )
+                })?;
+            let ratios: [f64; 3] = ratios.try_into().map_err(|r: Vec<f64>| {
+                anyhow::anyhow!("--ratios needs exactly three numbers, got {}", r.len())
+            })?;
             let store = Store::open(&args.store)?;
             let split = make_split(&store, args.seed, ratios, &args.name)?;
             let path = save_split(&store, &split)?;
@@ -136,7 +143,10 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 meta.edges,
                 meta.seconds,
                 meta.failed.len(),
-                meta.failed.first().map(|(id, why)| format!(" (first: {id}: {why})")).unwrap_or_default()
+                meta.failed
+                    .first()
+                    .map(|(id, why)| format!(" (first: {id}: {why})"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -193,7 +203,13 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let summary = multimat_import::import(&args.out, &args.sources, recipe.as_ref(), &options, &progress)?;
+    let summary = multimat_import::import(
+        &args.out,
+        &args.sources,
+        recipe.as_ref(),
+        &options,
+        &progress,
+    )?;
     if let Some(b) = bar.borrow_mut().take() {
         b.finish();
     }

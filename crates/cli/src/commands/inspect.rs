@@ -36,10 +36,17 @@ pub enum FileKind {
 /// Guesses whether a file is a structure, a DOS or a volumetric grid, from its name and, for
 /// JSON, its top-level keys.
 pub fn file_kind(path: &Path) -> anyhow::Result<FileKind> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_uppercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_uppercase())
+        .unwrap_or_default();
     let name = name.strip_suffix(".GZ").unwrap_or(&name).to_string();
     // VASP names are often decorated (`CHGCAR.Fe3O4`, `Si_CHGCAR`, `pymatgen_LOCPOT.Li`).
-    if ["CHGCAR", "AECCAR", "LOCPOT", "ELFCAR", "PARCHG"].iter().any(|v| name.contains(v)) || name == "CHG" {
+    if ["CHGCAR", "AECCAR", "LOCPOT", "ELFCAR", "PARCHG"]
+        .iter()
+        .any(|v| name.contains(v))
+        || name == "CHG"
+    {
         return Ok(FileKind::Volumetric);
     }
     if name.ends_with(".CUBE") {
@@ -60,7 +67,9 @@ pub fn file_kind(path: &Path) -> anyhow::Result<FileKind> {
             return Ok(FileKind::Volumetric);
         }
         if class.contains("Dos")
-            || ["densities", "spin_up_densities", "frequencies", "total_dos"].iter().any(|k| value.get(*k).is_some())
+            || ["densities", "spin_up_densities", "frequencies", "total_dos"]
+                .iter()
+                .any(|k| value.get(*k).is_some())
         {
             return Ok(FileKind::Dos);
         }
@@ -95,7 +104,9 @@ fn structure_report(structure: &Structure, args: &Args) -> anyhow::Result<Value>
             "symbol": info.symbol,
             "crystal_system": info.crystal_system.name(),
         }),
-        Err(err) => json!({"number": null, "symbol": null, "crystal_system": null, "error": err.to_string()}),
+        Err(err) => {
+            json!({"number": null, "symbol": null, "crystal_system": null, "error": err.to_string()})
+        }
     };
     let mut report = json!({
         "kind": "structure",
@@ -111,10 +122,11 @@ fn structure_report(structure: &Structure, args: &Args) -> anyhow::Result<Value>
         if !(radius.is_finite() && radius > 0.0) {
             anyhow::bail!("--neighbors must be a positive radius in Å, got {radius}");
         }
-        let counts: Vec<usize> = neighbors_within(&structure.lattice, &structure.cart_coords(), radius, 0.0)
-            .iter()
-            .map(Vec::len)
-            .collect();
+        let counts: Vec<usize> =
+            neighbors_within(&structure.lattice, &structure.cart_coords(), radius, 0.0)
+                .iter()
+                .map(Vec::len)
+                .collect();
         report["neighbors"] = json!(counts);
     }
     Ok(report)

@@ -27,10 +27,9 @@ pub struct StructureInput {
 impl StructureInput {
     pub fn read(&self, path: &Path) -> anyhow::Result<Structure> {
         let format = match &self.format {
-            Some(name) => Some(
-                Format::from_name(name)
-                    .ok_or_else(|| anyhow::anyhow!("unknown --format {name:?} (use cif, poscar, json or xyz)"))?,
-            ),
+            Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+                anyhow::anyhow!("unknown --format {name:?} (use cif, poscar, json or xyz)")
+            })?),
             None => None,
         };
         let options = ReadOptions {
@@ -45,9 +44,11 @@ impl StructureInput {
 pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar

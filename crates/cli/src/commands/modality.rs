@@ -97,18 +97,25 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 Method::Fourier => Resample::Fourier,
                 Method::Trilinear => Resample::Trilinear,
             };
-            let grid = charge_density::model_input(&volumetric, method)
-                .map_err(|mut e| {
-                    e.source_name = args.file.display().to_string();
-                    e
-                })?;
+            let grid = charge_density::model_input(&volumetric, method).map_err(|mut e| {
+                e.source_name = args.file.display().to_string();
+                e
+            })?;
             let row_major = charge_density::to_row_major(&grid, [MODEL_GRID; 3]);
-            write_npy_f32(&args.out, &[1, MODEL_GRID, MODEL_GRID, MODEL_GRID], &row_major)?;
+            write_npy_f32(
+                &args.out,
+                &[1, MODEL_GRID, MODEL_GRID, MODEL_GRID],
+                &row_major,
+            )?;
             let mean = grid.iter().map(|&x| x as f64).sum::<f64>() / grid.len() as f64;
             eprintln!(
                 "wrote {} [1, 32, 32, 32]{} from a {:?} grid; mean {:.4} electrons",
                 args.out.display(),
-                if volumetric.derived { " (derived promolecular density)" } else { "" },
+                if volumetric.derived {
+                    " (derived promolecular density)"
+                } else {
+                    ""
+                },
                 volumetric.grid,
                 mean
             );

@@ -53,7 +53,8 @@ pub struct ReadOptions {
 /// binary content and invalid UTF-8 are reported as errors naming the file.
 pub fn read_text(path: &Path) -> Result<String, Error> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::new(&name, Location::File, ErrorKind::Io(e.to_string())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::new(&name, Location::File, ErrorKind::Io(e.to_string())))?;
     decode_text(&bytes, &name)
 }
 
@@ -61,9 +62,15 @@ pub fn read_text(path: &Path) -> Result<String, Error> {
 pub fn decode_text(bytes: &[u8], name: &str) -> Result<String, Error> {
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| {
-            Error::new(name, Location::File, ErrorKind::Truncated(format!("gzip stream is corrupt: {e}")))
-        })?;
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                Error::new(
+                    name,
+                    Location::File,
+                    ErrorKind::Truncated(format!("gzip stream is corrupt: {e}")),
+                )
+            })?;
         out
     } else {
         bytes.to_vec()
@@ -80,7 +87,11 @@ pub fn decode_text(bytes: &[u8], name: &str) -> Result<String, Error> {
         return Err(Error::new(name, Location::File, ErrorKind::Binary));
     }
     String::from_utf8(bytes).map_err(|e| {
-        Error::new(name, Location::File, ErrorKind::Syntax(format!("not valid UTF-8 text ({e})")))
+        Error::new(
+            name,
+            Location::File,
+            ErrorKind::Syntax(format!("not valid UTF-8 text ({e})")),
+        )
     })
 }
 
@@ -113,7 +124,10 @@ pub fn sniff_format(text: &str) -> Option<Format> {
     if trimmed.starts_with('{') {
         return Some(Format::PymatgenJson);
     }
-    if text.lines().any(|l| l.trim_start().to_ascii_lowercase().starts_with("data_")) {
+    if text
+        .lines()
+        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("data_"))
+    {
         return Some(Format::Cif);
     }
     let mut lines = text.lines();
@@ -129,7 +143,12 @@ pub fn sniff_format(text: &str) -> Option<Format> {
 }
 
 /// Parses `text` in `format`. The result is checked for overlapping atoms.
-pub fn parse_structure(text: &str, source_name: &str, format: Format, options: &ReadOptions) -> Result<Structure, Error> {
+pub fn parse_structure(
+    text: &str,
+    source_name: &str,
+    format: Format,
+    options: &ReadOptions,
+) -> Result<Structure, Error> {
     let structure = match format {
         Format::Cif => cif::read_cif(text, source_name, options.block.as_deref())?,
         Format::Poscar => poscar::read_poscar(text, source_name)?,
@@ -137,7 +156,11 @@ pub fn parse_structure(text: &str, source_name: &str, format: Format, options: &
         Format::ExtXyz => xyz::read_extxyz(text, source_name)?,
     };
     if structure.sites.is_empty() {
-        return Err(Error::new(source_name, Location::File, ErrorKind::Syntax("structure has no sites".into())));
+        return Err(Error::new(
+            source_name,
+            Location::File,
+            ErrorKind::Syntax("structure has no sites".into()),
+        ));
     }
     structure.check_overlaps(source_name, OVERLAP_TOLERANCE)?;
     Ok(structure)
@@ -153,7 +176,10 @@ pub fn read_structure(path: &Path, options: &ReadOptions) -> Result<Structure, E
             return Err(Error::new(
                 &name,
                 Location::File,
-                ErrorKind::Unsupported("cannot tell the structure format from the name or content (use --format)".into()),
+                ErrorKind::Unsupported(
+                    "cannot tell the structure format from the name or content (use --format)"
+                        .into(),
+                ),
             ))
         }
     };
@@ -173,8 +199,14 @@ pub fn write_structure(structure: &Structure, format: Format, title: &str) -> St
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, then a rename,
 /// so a crash never leaves a half-written file behind.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
@@ -188,9 +220,15 @@ mod tests {
 
     #[test]
     fn empty_and_binary_detected() {
-        assert_eq!(decode_text(b"  \n\n", "a.cif").unwrap_err().kind, ErrorKind::Empty);
+        assert_eq!(
+            decode_text(b"  \n\n", "a.cif").unwrap_err().kind,
+            ErrorKind::Empty
+        );
         let garbage: Vec<u8> = (0..2000u32).map(|i| (i * 7919 % 256) as u8).collect();
-        assert_eq!(decode_text(&garbage, "a.cif").unwrap_err().kind, ErrorKind::Binary);
+        assert_eq!(
+            decode_text(&garbage, "a.cif").unwrap_err().kind,
+            ErrorKind::Binary
+        );
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, b"hello\n").unwrap();
         let bytes = gz.finish().unwrap();
@@ -201,10 +239,22 @@ mod tests {
 
     #[test]
     fn format_detection() {
-        assert_eq!(detect_format(Path::new("x/Si.cif.gz"), ""), Some(Format::Cif));
-        assert_eq!(detect_format(Path::new("CONTCAR"), ""), Some(Format::Poscar));
-        assert_eq!(sniff_format("{\"lattice\": {}}"), Some(Format::PymatgenJson));
-        assert_eq!(sniff_format("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n"), Some(Format::ExtXyz));
+        assert_eq!(
+            detect_format(Path::new("x/Si.cif.gz"), ""),
+            Some(Format::Cif)
+        );
+        assert_eq!(
+            detect_format(Path::new("CONTCAR"), ""),
+            Some(Format::Poscar)
+        );
+        assert_eq!(
+            sniff_format("{\"lattice\": {}}"),
+            Some(Format::PymatgenJson)
+        );
+        assert_eq!(
+            sniff_format("2\nLattice=\"1 0 0 0 1 0 0 0 1\"\n"),
+            Some(Format::ExtXyz)
+        );
         assert_eq!(sniff_format("Si\n1.0\n"), Some(Format::Poscar));
     }
 }

@@ -2,8 +2,8 @@
 //! ([`lattice_sums`]) and [`build`], which makes both for one structure.
 
 pub mod lattice_sums;
-pub mod special_functions;
 pub mod local;
+pub mod special_functions;
 
 use multimat_crystal::error::{Error, Location};
 use multimat_crystal::Structure;
@@ -57,7 +57,11 @@ impl PotNetGraph {
 /// Builds the PotNet graph from the raw (unwrapped) Cartesian coordinates of `structure`.
 /// Refuses empty or disordered structures and coincident atoms; `source_name` names the
 /// structure in errors.
-pub fn build(structure: &Structure, source_name: &str, config: &PotNetConfig) -> Result<PotNetGraph, Error> {
+pub fn build(
+    structure: &Structure,
+    source_name: &str,
+    config: &PotNetConfig,
+) -> Result<PotNetGraph, Error> {
     let atomic_numbers = structure.atomic_numbers(source_name)?;
     let cart = structure.cart_coords();
     let params = LocalGraphParams {

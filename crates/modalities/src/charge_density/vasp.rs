@@ -492,7 +492,11 @@ pub(crate) fn parse_number(tok: &[u8]) -> Option<f64> {
     // parser, which is faster than anything hand-written; only Fortran's oddities (`1.0D-03`,
     // `0.1234-100`) fall through to the parser below. Words the std parser also accepts
     // (`inf`, `NaN`) fall through too, so they are refused below.
-    if let Some(v) = std::str::from_utf8(tok).ok().and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite()) {
+    if let Some(v) = std::str::from_utf8(tok)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+    {
         return Some(v);
     }
     let len = tok.len();

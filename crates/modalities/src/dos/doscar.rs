@@ -15,7 +15,10 @@ pub fn read_doscar(text: &str, source_name: &str) -> Result<Dos, Error> {
         if lines.next().is_none() {
             return Err(err(
                 n,
-                ErrorKind::Truncated(format!("DOSCAR has only {} line(s); the header has 6", n - 1)),
+                ErrorKind::Truncated(format!(
+                    "DOSCAR has only {} line(s); the header has 6",
+                    n - 1
+                )),
             ));
         }
     }
@@ -62,7 +65,9 @@ pub fn read_doscar(text: &str, source_name: &str) -> Result<Dos, Error> {
         let line = lines.next().ok_or_else(|| {
             err(
                 line_no,
-                ErrorKind::Truncated(format!("NEDOS = {nedos} but the file ends after {k} DOS row(s)")),
+                ErrorKind::Truncated(format!(
+                    "NEDOS = {nedos} but the file ends after {k} DOS row(s)"
+                )),
             )
         })?;
         let cols: Vec<&str> = line.split_whitespace().collect();
@@ -71,13 +76,18 @@ pub fn read_doscar(text: &str, source_name: &str) -> Result<Dos, Error> {
             if ncols != 3 && ncols != 5 {
                 return Err(err(
                     line_no,
-                    ErrorKind::Syntax(format!("a DOS row has 3 (non-spin) or 5 (spin) columns, found {ncols}")),
+                    ErrorKind::Syntax(format!(
+                        "a DOS row has 3 (non-spin) or 5 (spin) columns, found {ncols}"
+                    )),
                 ));
             }
         } else if cols.len() != ncols {
             return Err(err(
                 line_no,
-                ErrorKind::Syntax(format!("row has {} columns, the first row had {ncols}", cols.len())),
+                ErrorKind::Syntax(format!(
+                    "row has {} columns, the first row had {ncols}",
+                    cols.len()
+                )),
             ));
         }
         let num = |i: usize, what: &str| {
@@ -119,7 +129,11 @@ mod tests {
     #[test]
     fn three_and_five_columns() {
         let head = "1 1 1 0\nx\nx\nCAR\nsys\n  2.0 -1.0 3 0.5 1.0\n";
-        let d = read_doscar(&format!("{head}-1.0 0.1 0.0\n0.5 0.2 0.1\n2.0 0.3 0.2\n"), "D").unwrap();
+        let d = read_doscar(
+            &format!("{head}-1.0 0.1 0.0\n0.5 0.2 0.1\n2.0 0.3 0.2\n"),
+            "D",
+        )
+        .unwrap();
         assert_eq!(d.densities, vec![vec![0.1, 0.2, 0.3]]);
         assert_eq!(d.efermi, Some(0.5));
         let d = read_doscar(&format!("{head}-1 1 2 0 0\n0.5 3 4 0 0\n2 5 6 0 0\n"), "D").unwrap();

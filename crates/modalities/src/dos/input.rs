@@ -80,7 +80,10 @@ impl DosInput {
     /// Number of axis points with `lo <= E <= hi` (both ends inclusive, as the reference's nMAE
     /// grid size count in spec §5.2, applied to row 0).
     pub fn points_in_window(&self, lo: f32, hi: f32) -> usize {
-        self.energies.iter().filter(|&&e| e >= lo && e <= hi).count()
+        self.energies
+            .iter()
+            .filter(|&&e| e >= lo && e <= hi)
+            .count()
     }
 }
 
@@ -95,18 +98,26 @@ pub fn model_input(dos: &Dos, opts: &DosInputOptions) -> Result<DosInput, Error>
     let mut density: Vec<f64> = match opts.spin {
         SpinChannel::Up => dos.densities[0].clone(),
         SpinChannel::Sum => match dos.densities.get(1) {
-            Some(down) => dos.densities[0].iter().zip(down).map(|(u, d)| u + d).collect(),
+            Some(down) => dos.densities[0]
+                .iter()
+                .zip(down)
+                .map(|(u, d)| u + d)
+                .collect(),
             None => dos.densities[0].clone(),
         },
     };
     let shift = match dos.kind {
-        SpectrumKind::Electronic if !opts.no_shift => Some(opts.efermi.or(dos.efermi).ok_or_else(|| {
-            Error::new(
-                src,
-                Location::Key("efermi".into()),
-                ErrorKind::Syntax("no Fermi energy to shift the energies by (give one in the options)".into()),
-            )
-        })?),
+        SpectrumKind::Electronic if !opts.no_shift => {
+            Some(opts.efermi.or(dos.efermi).ok_or_else(|| {
+                Error::new(
+                    src,
+                    Location::Key("efermi".into()),
+                    ErrorKind::Syntax(
+                        "no Fermi energy to shift the energies by (give one in the options)".into(),
+                    ),
+                )
+            })?)
+        }
         _ => None,
     };
     if let Some(ef) = shift {
@@ -134,8 +145,16 @@ pub fn model_input(dos: &Dos, opts: &DosInputOptions) -> Result<DosInput, Error>
     let n = energies.len();
     let (resampling, e, d) = match n {
         DOS_INPUT_LEN => (Resampling::Unchanged, energies, density),
-        2001 => (Resampling::Skip2001, skip_2001(&energies), skip_2001(&density)),
-        301 => (Resampling::Midpoints301, midpoints(&energies), midpoints(&density)),
+        2001 => (
+            Resampling::Skip2001,
+            skip_2001(&energies),
+            skip_2001(&density),
+        ),
+        301 => (
+            Resampling::Midpoints301,
+            midpoints(&energies),
+            midpoints(&density),
+        ),
         _ => {
             // NaN repair can leave the grid out of order (a NaN energy repaired from one side).
             if energies.windows(2).any(|w| w[1] < w[0]) {
@@ -146,7 +165,10 @@ pub fn model_input(dos: &Dos, opts: &DosInputOptions) -> Result<DosInput, Error>
                 ));
             }
             let grid = linspace(energies[0], energies[n - 1], DOS_INPUT_LEN);
-            let d = grid.iter().map(|&x| interp(x, &energies, &density)).collect();
+            let d = grid
+                .iter()
+                .map(|&x| interp(x, &energies, &density))
+                .collect();
             (Resampling::Uniform { from: n }, grid, d)
         }
     };
@@ -270,7 +292,10 @@ mod tests {
         let x: Vec<f64> = (0..2001).map(|i| i as f64).collect();
         let s = skip_2001(&x);
         assert_eq!(s.len(), 601);
-        assert_eq!(&s[..10], &[0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0, 24.0, 30.0]);
+        assert_eq!(
+            &s[..10],
+            &[0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0, 24.0, 30.0]
+        );
         assert_eq!(*s.last().unwrap(), 1998.0);
         let m = midpoints(&x[..301]);
         assert_eq!(m.len(), 601);

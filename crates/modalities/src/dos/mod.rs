@@ -23,7 +23,9 @@ use multimat_crystal::io::read_text;
 
 use crate::{Error, ErrorKind, Location};
 
-pub use input::{model_input, repair_nans, DosInput, DosInputOptions, Resampling, SpinChannel, DOS_INPUT_LEN};
+pub use input::{
+    model_input, repair_nans, DosInput, DosInputOptions, Resampling, SpinChannel, DOS_INPUT_LEN,
+};
 pub use phonon::{read_phonondos_csv, read_phonondos_csv_file};
 
 /// Unit of a phonon spectrum's frequency axis.
@@ -120,12 +122,18 @@ impl Dos {
             k => {
                 return Err(err(
                     up_place,
-                    ErrorKind::Syntax(format!("{k} density curves; expected 1 (total) or 2 (spin up, down)")),
+                    ErrorKind::Syntax(format!(
+                        "{k} density curves; expected 1 (total) or 2 (spin up, down)"
+                    )),
                 ))
             }
         }
         for (s, curve) in self.densities.iter().enumerate() {
-            let place = if s == 0 { up_place.clone() } else { down_place.clone() };
+            let place = if s == 0 {
+                up_place.clone()
+            } else {
+                down_place.clone()
+            };
             if curve.len() != n {
                 let what = if s == 0 {
                     format!("{n} energies but {} densities", curve.len())
@@ -166,7 +174,9 @@ impl Dos {
                 if e < prev {
                     return Err(err(
                         grid_place,
-                        ErrorKind::Syntax(format!("grid is not ascending: point {j} = {prev}, point {i} = {e}")),
+                        ErrorKind::Syntax(format!(
+                            "grid is not ascending: point {j} = {prev}, point {i} = {e}"
+                        )),
                     ));
                 }
             }
@@ -309,7 +319,11 @@ pub fn read_dos(path: &Path) -> Result<Dos, Error> {
 /// 1-based line of byte offset `pos` in `text` (for error messages).
 pub(crate) fn line_of(text: &str, pos: usize) -> usize {
     let pos = pos.min(text.len());
-    text.as_bytes()[..pos].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..pos]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -347,7 +361,9 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(matches!(&e.kind, ErrorKind::Syntax(m) if m.contains("spin blocks")));
-        let e = dos(vec![1.0, 0.0], vec![vec![1.0, 2.0]]).validate().unwrap_err();
+        let e = dos(vec![1.0, 0.0], vec![vec![1.0, 2.0]])
+            .validate()
+            .unwrap_err();
         assert!(matches!(&e.kind, ErrorKind::Syntax(m) if m.contains("ascending")));
         let e = dos(vec![0.0, 1.0], vec![vec![1.0, f64::INFINITY]])
             .validate()
@@ -357,7 +373,10 @@ mod tests {
 
     #[test]
     fn sniffing() {
-        assert_eq!(sniff_dos_format("  {\"energies\": []}"), Some(DosFormat::Json));
+        assert_eq!(
+            sniff_dos_format("  {\"energies\": []}"),
+            Some(DosFormat::Json)
+        );
         assert_eq!(
             sniff_dos_format("<?xml version=\"1.0\"?>\n<modeling>"),
             Some(DosFormat::Vasprun)

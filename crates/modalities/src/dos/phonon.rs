@@ -56,14 +56,15 @@ pub fn read_phonondos_csv(text: &str, source_name: &str) -> Result<Vec<(String, 
             source_name: name,
         };
         let place = Location::Line(line);
-        dos.check([place.clone(), place.clone(), place]).map_err(|mut e| {
-            // Name the table, not the row pseudo-file, so the user can open the file.
-            e.source_name = source_name.into();
-            if let ErrorKind::Syntax(m) = &e.kind {
-                e.kind = ErrorKind::Syntax(format!("{mp_id}: {m}"));
-            }
-            e
-        })?;
+        dos.check([place.clone(), place.clone(), place])
+            .map_err(|mut e| {
+                // Name the table, not the row pseudo-file, so the user can open the file.
+                e.source_name = source_name.into();
+                if let ErrorKind::Syntax(m) = &e.kind {
+                    e.kind = ErrorKind::Syntax(format!("{mp_id}: {m}"));
+                }
+                e
+            })?;
         out.push((mp_id, dos));
     }
     Ok(out)
@@ -77,18 +78,26 @@ pub fn read_phonondos_csv_file(path: &Path) -> Result<Vec<(String, Dos)>, Error>
 }
 
 /// Parses a Python-repr list of floats, e.g. `[0.0, 1e-3, nan]`.
-fn python_list(field: &str, column: &str, source_name: &str, line: usize) -> Result<Vec<f64>, Error> {
+fn python_list(
+    field: &str,
+    column: &str,
+    source_name: &str,
+    line: usize,
+) -> Result<Vec<f64>, Error> {
     let s = field.trim();
-    let inner = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).ok_or_else(|| {
-        let shown: String = s.chars().take(40).collect();
-        Error::new(
-            source_name,
-            Location::Line(line),
-            ErrorKind::Syntax(format!(
-                "column {column}: expected a list like [0.0, 1.0], found {shown:?}"
-            )),
-        )
-    })?;
+    let inner = s
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .ok_or_else(|| {
+            let shown: String = s.chars().take(40).collect();
+            Error::new(
+                source_name,
+                Location::Line(line),
+                ErrorKind::Syntax(format!(
+                    "column {column}: expected a list like [0.0, 1.0], found {shown:?}"
+                )),
+            )
+        })?;
     if inner.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -115,7 +124,10 @@ fn parse_csv(text: &str, source_name: &str) -> Result<Vec<(usize, Vec<String>)>,
     // The csv crate reads an unterminated quoted field silently to the end of the input; in
     // RFC 4180 quotes inside fields are doubled, so an odd quote count means a cut-off file.
     if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
-        let line = text.rfind('"').map(|i| text[..i].lines().count().max(1)).unwrap_or(1);
+        let line = text
+            .rfind('"')
+            .map(|i| text[..i].lines().count().max(1))
+            .unwrap_or(1);
         return Err(Error::new(
             source_name,
             Location::Line(line),
@@ -130,7 +142,11 @@ fn parse_csv(text: &str, source_name: &str) -> Result<Vec<(usize, Vec<String>)>,
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-            Error::new(source_name, Location::Line(line), ErrorKind::Syntax(format!("bad CSV: {e}")))
+            Error::new(
+                source_name,
+                Location::Line(line),
+                ErrorKind::Syntax(format!("bad CSV: {e}")),
+            )
         })?;
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
         records.push((line, record.iter().map(String::from).collect()));
@@ -150,7 +166,11 @@ mod tests {
         assert_eq!(rows[0].0, "mp-1");
         assert_eq!(rows[0].1.energies, vec![0.0, 10.0]);
         assert!(rows[1].1.densities[0][1].is_nan());
-        let e = read_phonondos_csv("mp_id,structure,phfreq,phdos\nmp-1,s,\"[0, 1]\",\"[1]\"\n", "p.csv").unwrap_err();
+        let e = read_phonondos_csv(
+            "mp_id,structure,phfreq,phdos\nmp-1,s,\"[0, 1]\",\"[1]\"\n",
+            "p.csv",
+        )
+        .unwrap_err();
         assert_eq!(e.location, Location::Line(2));
         let e = read_phonondos_csv("mp_id,structure,phfreq,phdos\nmp-1,\"s", "p.csv").unwrap_err();
         assert!(matches!(e.kind, ErrorKind::Truncated(_)));

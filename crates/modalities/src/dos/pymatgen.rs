@@ -42,8 +42,13 @@ pub fn read_dos_json(text: &str, source_name: &str) -> Result<Dos, Error> {
 
 /// Reads a pymatgen `Dos`/`CompleteDos` or MP row object (see the module docs).
 pub fn read_electronic_object(obj: &Map<String, Value>, source_name: &str) -> Result<Dos, Error> {
-    let key_err = |key: &str, kind: ErrorKind| Error::new(source_name, Location::Key(key.into()), kind);
-    let energies = numbers(required(obj, "energies", source_name)?, "energies", source_name)?;
+    let key_err =
+        |key: &str, kind: ErrorKind| Error::new(source_name, Location::Key(key.into()), kind);
+    let energies = numbers(
+        required(obj, "energies", source_name)?,
+        "energies",
+        source_name,
+    )?;
     let efermi = match obj.get("efermi") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_f64().ok_or_else(|| {
@@ -67,8 +72,12 @@ pub fn read_electronic_object(obj: &Map<String, Value>, source_name: &str) -> Re
             )
         })?;
         let pick = |names: &[&'static str]| names.iter().find_map(|n| map.get(*n).map(|v| (*n, v)));
-        let (up_name, up) = pick(&["1", "up", "Spin.up"])
-            .ok_or_else(|| key_err("densities", ErrorKind::Syntax("no spin-up curve (key \"1\")".into())))?;
+        let (up_name, up) = pick(&["1", "up", "Spin.up"]).ok_or_else(|| {
+            key_err(
+                "densities",
+                ErrorKind::Syntax("no spin-up curve (key \"1\")".into()),
+            )
+        })?;
         let up_key = format!("densities.{up_name}");
         let mut curves = vec![numbers(up, &up_key, source_name)?];
         let mut down_key = "densities.-1".to_string();
@@ -119,8 +128,16 @@ pub fn read_electronic_object(obj: &Map<String, Value>, source_name: &str) -> Re
 
 /// Reads a pymatgen `PhononDos`/`CompletePhononDos` object: frequencies in THz.
 pub fn read_phonon_object(obj: &Map<String, Value>, source_name: &str) -> Result<Dos, Error> {
-    let energies = numbers(required(obj, "frequencies", source_name)?, "frequencies", source_name)?;
-    let densities = numbers(required(obj, "densities", source_name)?, "densities", source_name)?;
+    let energies = numbers(
+        required(obj, "frequencies", source_name)?,
+        "frequencies",
+        source_name,
+    )?;
+    let densities = numbers(
+        required(obj, "densities", source_name)?,
+        "densities",
+        source_name,
+    )?;
     let dos = Dos {
         kind: SpectrumKind::Phonon {
             unit: FrequencyUnit::Thz,
@@ -185,7 +202,11 @@ fn nan_tokens_to_null(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn required<'a>(obj: &'a Map<String, Value>, key: &str, source_name: &str) -> Result<&'a Value, Error> {
+fn required<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    source_name: &str,
+) -> Result<&'a Value, Error> {
     obj.get(key).ok_or_else(|| {
         Error::new(
             source_name,
@@ -225,7 +246,10 @@ pub(crate) fn numbers(v: &Value, key: &str, source_name: &str) -> Result<Vec<f64
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 40 {
-        format!("{}…", &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }
@@ -258,7 +282,11 @@ mod tests {
         .unwrap();
         assert!(!d.spin_polarized());
         assert_eq!(d.efermi, None);
-        let e = read_dos_json(r#"{"energies": [0, 1], "spin_up_densities": [1, "x"]}"#, "t").unwrap_err();
+        let e = read_dos_json(
+            r#"{"energies": [0, 1], "spin_up_densities": [1, "x"]}"#,
+            "t",
+        )
+        .unwrap_err();
         assert_eq!(e.location, Location::Key("spin_up_densities[1]".into()));
     }
 }

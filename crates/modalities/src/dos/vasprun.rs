@@ -26,7 +26,13 @@ struct DosBlock {
 /// Reads the total DOS of a vasprun.xml (energies absolute, eV; densities states/eV).
 pub fn read_vasprun_dos(text: &str, source_name: &str) -> Result<Dos, Error> {
     let mut reader = Reader::from_str(text);
-    let err_at = |pos: u64, kind: ErrorKind| Error::new(source_name, Location::Line(line_of(text, pos as usize)), kind);
+    let err_at = |pos: u64, kind: ErrorKind| {
+        Error::new(
+            source_name,
+            Location::Line(line_of(text, pos as usize)),
+            kind,
+        )
+    };
     // Element path as names; depth-tracking flags derived from it.
     let mut path: Vec<Vec<u8>> = Vec::new();
     let mut ispin: Option<usize> = None;
@@ -47,7 +53,10 @@ pub fn read_vasprun_dos(text: &str, source_name: &str) -> Result<Dos, Error> {
                     | SyntaxError::UnclosedCData
                     | SyntaxError::UnclosedDoctype
                     | SyntaxError::UnclosedPIOrXmlDecl),
-                ) => err_at(at, ErrorKind::Truncated(format!("XML ends inside markup ({s})"))),
+                ) => err_at(
+                    at,
+                    ErrorKind::Truncated(format!("XML ends inside markup ({s})")),
+                ),
                 other => err_at(at, ErrorKind::Syntax(format!("invalid XML: {other}"))),
             }
         })?;
@@ -107,9 +116,10 @@ pub fn read_vasprun_dos(text: &str, source_name: &str) -> Result<Dos, Error> {
                 };
                 match (name.as_slice(), capture.take()) {
                     (b"i", Some(Capture::Efermi)) => {
-                        block.efermi = Some(parse_number(&text_buf, "Fermi energy (efermi)", || {
-                            err_line(text, source_name, pos)
-                        })?);
+                        block.efermi =
+                            Some(parse_number(&text_buf, "Fermi energy (efermi)", || {
+                                err_line(text, source_name, pos)
+                            })?);
                     }
                     (b"i", Some(Capture::Ispin)) => {
                         let v = text_buf.trim();
