@@ -212,6 +212,28 @@ pub struct Store {
     structure_root: usize,
 }
 
+thread_local! {
+    /// True on the thread that is inside [`Store::for_each_structure_json`] (and so holds the
+    /// table-read lock).
+    static STREAMING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Sets [`STREAMING`] for its lifetime, also when the callback panics.
+struct StreamingGuard;
+
+impl StreamingGuard {
+    fn enter() -> Self {
+        STREAMING.with(|s| s.set(true));
+        StreamingGuard
+    }
+}
+
+impl Drop for StreamingGuard {
+    fn drop(&mut self) {
+        STREAMING.with(|s| s.set(false));
+    }
+}
+
 impl Store {
     /// Opens the committed state of the store in `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
@@ -456,8 +478,14 @@ impl Store {
         let offset = i - self.group_starts[g];
         let corrupt = |e: String| Error::new(&tpath, ErrorKind::CorruptTable(e));
         // A panic while holding the lock cannot leave the file in a bad state: every read
-        // seeks first, so a poisoned lock is still usable.
-        let _turn = self.table_read.lock().unwrap_or_else(|p| p.into_inner());
+        // seeks first, so a poisoned lock is still usable. A call from inside
+        // `for_each_structure_json` on the same thread already holds it (reads on one thread
+        // never interleave mid-read, so that is safe) and must not wait for itself.
+        let _turn = if STREAMING.with(|s| s.get()) {
+            None
+        } else {
+            Some(self.table_read.lock().unwrap_or_else(|p| p.into_inner()))
+        };
         let file = self
             .table_file
             .try_clone()
@@ -502,6 +530,7 @@ impl Store {
     ) -> Result<()> {
         let tpath = self.dir.join(TABLE_FILE);
         let _turn = self.table_read.lock().unwrap_or_else(|p| p.into_inner());
+        let _streaming = StreamingGuard::enter();
         let file = self
             .table_file
             .try_clone()
