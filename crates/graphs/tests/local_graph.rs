@@ -114,7 +114,10 @@ fn matches_jarvis_nearest_neighbor_edges() {
         ..LocalGraphParams::default()
     };
     let g = local_graph(&s.lattice, &frac(&s), &raw).expect("graph");
-    assert_eq!((sr2n.edges, g.num_edges()), (96, 98));
+    // Without the rounding the shell boundary falls elsewhere: 100 edges with the fixture's
+    // lattice parsed exactly (serde_json float_roundtrip, as Python reads it); a 1-ulp
+    // different parse gave 98 — this structure sits on a knife edge, which is the point.
+    assert_eq!((sr2n.edges, g.num_edges()), (96, 100));
 }
 
 #[test]
