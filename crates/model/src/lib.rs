@@ -5,3 +5,6 @@
 
 pub mod encoders;
 pub mod loss;
+pub mod params;
+
+pub use params::trainable_params;

@@ -9,9 +9,9 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use multimat_model::encoders::cgcnn::{CgcnnConfig, CgcnnGraphRef, CgcnnInput, GaussianDistance};
 use multimat_model::encoders::potnet::{
-    gaussian_rbf, multiquadric_rbf, trainable_params, PotNet, PotNetConfig, PotNetConv,
-    PotNetGraphRef, PotNetInput,
+    gaussian_rbf, multiquadric_rbf, PotNet, PotNetConfig, PotNetConv, PotNetGraphRef, PotNetInput,
 };
+use multimat_model::trainable_params;
 
 // ---------------------------------------------------------------------------------------------
 // Test graphs

@@ -12,10 +12,11 @@ use std::time::Instant;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Gradients, Tensor, TensorData};
 use multimat_model::encoders::charge_density::{
-    max_pool3d, trainable_param_count, BatchNorm3dConfig, ResNeXt3d, ResNeXt3dConfig,
+    max_pool3d, BatchNorm3dConfig, ResNeXt3d, ResNeXt3dConfig,
 };
 use multimat_model::encoders::dos::{attention, DosTransformer, DosTransformerConfig};
 use multimat_model::encoders::text::{EncoderError, TextMlpConfig};
+use multimat_model::trainable_params;
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ fn check_all_grads<M: Module>(model: &M, grads: &Gradients) {
     assert!(v.seen > 0, "no parameters visited");
     assert_eq!(
         v.elements,
-        trainable_param_count(model),
+        trainable_params(model),
         "every trainable scalar checked"
     );
     assert!(
@@ -212,7 +213,7 @@ fn dos_transformer_paper_parameter_count() {
 fn resnext50_paper_parameter_count() {
     let cfg = ResNeXt3dConfig::new();
     let model = cfg.init(&Device::flex());
-    assert_eq!(trainable_param_count(&model), 26_084_032);
+    assert_eq!(trainable_params(&model), 26_084_032);
     // burn's count adds the running mean and variance of the 34,112 BatchNorm channels
     assert_eq!(model.num_params(), 26_084_032 + 2 * 34_112);
     assert_eq!(cfg.feature_channels(), 2048);

@@ -32,7 +32,7 @@
 //! keeps the head's width at the last stage's channel count for other grid sizes.
 
 use burn::config::Config;
-use burn::module::{Flag, Module, ModuleVisitor, Param, RunningState};
+use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::pool::{MaxPool1dConfig, MaxPool2dConfig};
 use burn::nn::{
@@ -238,40 +238,6 @@ impl ResNeXt3dConfig {
         total += elementwise(in_ch, n, 1.0) + (2 * in_ch * self.d_output + self.d_output) as f64;
         batch as f64 * total
     }
-}
-
-/// Number of trainable scalars in `module`: burn's [`Module::num_params`] minus BatchNorm running
-/// statistics (fields named `running_mean` / `running_var`, in [`BatchNorm3d`] and in burn's
-/// `nn::BatchNorm`). This is the number PyTorch's `model.parameters()` gives and the one the
-/// spec quotes.
-pub fn trainable_param_count<M: Module>(module: &M) -> usize {
-    struct Count {
-        path: Vec<String>,
-        total: usize,
-    }
-    impl ModuleVisitor for Count {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let running = matches!(
-                self.path.last().map(String::as_str),
-                Some("running_mean" | "running_var")
-            );
-            if !running {
-                self.total += param.lazy_shape().num_elements();
-            }
-        }
-    }
-    let mut count = Count {
-        path: Vec::new(),
-        total: 0,
-    };
-    module.visit(&mut count);
-    count.total
 }
 
 /// A bias-free 3-D convolution with a cubic kernel and PyTorch's Kaiming-normal `fan_out`

@@ -22,7 +22,7 @@ pub use conv::PotNetConv;
 pub use rbf::{gaussian_rbf, multiquadric_rbf, rbf_centers};
 
 use burn::config::Config;
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{silu, softplus};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
@@ -453,38 +453,6 @@ pub fn mean_pool(h: Tensor<2>, graph_index: Tensor<1, Int>, graph_sizes: Tensor<
         IndexingUpdateOp::Add,
     );
     sums.div(graph_sizes)
-}
-
-/// Number of trainable scalars of `module`: burn's [`Module::num_params`] also counts the
-/// batch-norm running mean and variance, which PyTorch keeps as buffers, not parameters.
-pub fn trainable_params<M: Module>(module: &M) -> usize {
-    struct Counter {
-        path: Vec<String>,
-        count: usize,
-    }
-    impl ModuleVisitor for Counter {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_owned());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let running = matches!(
-                self.path.last().map(String::as_str),
-                Some("running_mean" | "running_var")
-            );
-            if !running {
-                self.count += param.lazy_shape().num_elements();
-            }
-        }
-    }
-    let mut counter = Counter {
-        path: Vec::new(),
-        count: 0,
-    };
-    module.visit(&mut counter);
-    counter.count
 }
 
 pub(crate) fn float_tensor<const D: usize>(
