@@ -35,6 +35,22 @@ enum Command {
     /// Dataset stores: import, info, splits, graph caches.
     #[command(subcommand)]
     Data(commands::data::Command),
+    /// Frozen BERT text vectors of a store's descriptions.
+    #[command(subcommand)]
+    Text(commands::text::Command),
+    /// Align the encoders of a store's modalities (MultiMat pretraining).
+    Pretrain(commands::pretrain::Args),
+    /// Embed one modality of a store's materials with a pretrained run.
+    Embed(commands::evaluate::EmbedArgs),
+    /// Evaluate a pretrained run: retrieval (§5.1) and material discovery (§5.2).
+    #[command(subcommand)]
+    Eval(commands::evaluate::EvalCommand),
+    /// Find the crystals whose embeddings are nearest to a target DOS.
+    Discover(commands::evaluate::DiscoverArgs),
+    /// Fine-tune the crystal encoder + a linear head for a property (with baselines).
+    Finetune(commands::finetune::Args),
+    /// Predict a fine-tuned property for structure files.
+    Predict(commands::predict::Args),
     /// Benchmarks, reported as ratios against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(commands::bench::Command),
@@ -48,7 +64,14 @@ fn main() {
         Command::Convert(args) => commands::convert::run(args),
         Command::Modality(cmd) => commands::modality::run(cmd),
         Command::Data(cmd) => commands::data::run(cmd),
+        Command::Pretrain(args) => commands::pretrain::run(args),
+        Command::Embed(args) => commands::evaluate::embed(args),
+        Command::Eval(cmd) => commands::evaluate::eval(cmd),
+        Command::Discover(args) => commands::evaluate::discover(args),
+        Command::Finetune(args) => commands::finetune::run(args),
+        Command::Predict(args) => commands::predict::run(args),
         Command::Bench(cmd) => commands::bench::run(cmd),
+        Command::Text(cmd) => commands::text::run(cmd),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

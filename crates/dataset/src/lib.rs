@@ -25,6 +25,7 @@
 //! - [`make_split`] / [`save_split`] / [`load_split`]: reproducible splits.
 //! - [`collate`] / [`batches`]: mini-batches with existence masks.
 
+pub mod attach;
 pub mod batch;
 pub mod error;
 pub mod graph_cache;
@@ -36,6 +37,7 @@ pub mod store;
 pub mod table;
 pub mod writer;
 
+pub use attach::{AttachSummary, ModalityStaging};
 pub use batch::{batches, collate, Batch};
 pub use error::{Error, ErrorKind, Result};
 pub use graph_cache::{build_graph_cache, GraphCacheMeta, GraphKind, PotNetCache};

@@ -99,13 +99,22 @@
 //!
 //! [[text]]
 //! path = "raw/text/robocrys.jsonl.gz"    # descriptions (JSON, JSONL or CSV)
+//!
+//! [[text_vectors]]                       # frozen text vectors computed beforehand (at most one)
+//! path = "text/all-minilm-l6-v2.f16.npy" # [n, dim] float16/float32
+//! ids = "text/all-minilm-l6-v2.ids.json" # the n material ids, row order
+//! encoder = "text/all-minilm-l6-v2.encoder.json"  # copied to modalities/text/encoder.json
 //! ```
+//! `[[text_vectors]]` rows become the `text` modality (`[dim]` f16) of the materials that have
+//! a description and a vector ([`text_vectors`]); appending to a store whose text vectors came
+//! from another checkpoint (different `fingerprint`) is refused.
 
 pub mod error;
 pub mod ids;
 pub mod labels;
 pub mod pyrepr;
 pub mod recipe;
+pub mod text_vectors;
 pub mod values;
 
 mod collect;
@@ -123,7 +132,10 @@ use serde::{Deserialize, Serialize};
 pub use error::ImportError;
 pub use ids::{compare_ids, id_from_file_name, id_from_path, sort_ids};
 pub use labels::{parse_label_csv, read_label_csv, LabelRow};
-pub use recipe::{LabelsSpec, PhononColumns, Recipe, RecipeOptions, TableSpec, TextSpec};
+pub use recipe::{
+    LabelsSpec, PhononColumns, Recipe, RecipeOptions, TableSpec, TextSpec, TextVectorsSpec,
+};
+pub use text_vectors::{read_text_vectors, TextVectors};
 pub use values::StructureFormat;
 pub use write::{DENSITY, DOS, PHONON_DOS};
 
@@ -213,6 +225,8 @@ pub struct ImportSummary {
     pub seconds_write: f64,
     /// Total wall time, s.
     pub seconds: f64,
+    /// Materials with a description but no vector in the recipe's `[[text_vectors]]`.
+    pub text_without_vector: usize,
     /// CPU time spent computing promolecular densities, summed over threads, s.
     pub derived_density_cpu_seconds: f64,
 }
@@ -340,6 +354,11 @@ pub fn import(
     collector.materials.retain(|_, p| p.structure.is_some());
     summary.seconds_read = start.elapsed().as_secs_f64();
 
+    let text_vectors = match recipe.and_then(|r| r.text_vectors.first()) {
+        Some(spec) => Some(read_text_vectors(spec)?),
+        None => None,
+    };
+
     // Write.
     let write_start = Instant::now();
     let mut writer = if out.join(multimat_dataset::manifest::MANIFEST_FILE).exists() {
@@ -371,6 +390,19 @@ pub fn import(
         writer.register_modality(DENSITY, vec![1, 32, 32, 32], Dtype::F32)?;
     }
 
+    if let Some(tv) = &text_vectors {
+        let used = ids.iter().any(|id| {
+            tv.rows.contains_key(id)
+                && collector
+                    .materials
+                    .get(id)
+                    .is_some_and(|p| p.description.is_some())
+        });
+        if used {
+            attach_text_encoder(&mut writer, out, tv)?;
+        }
+    }
+
     let all_notes = notes;
     let write_report = |report: &[ImportProblem]| {
         let mut all = report.to_vec();
@@ -398,13 +430,21 @@ pub fn import(
             for p in b.problems {
                 record(p, &mut report, &mut summary)?;
             }
-            let Some(rec) = b.record else { continue };
+            let Some(mut rec) = b.record else { continue };
+            if let (Some(tv), Some(_)) = (&text_vectors, &rec.description) {
+                match tv.rows.get(&rec.id) {
+                    Some(v) => rec
+                        .modalities
+                        .push((text_vectors::TEXT.into(), v.clone(), false)),
+                    None => summary.text_without_vector += 1,
+                }
+            }
             let mut mods: Vec<(String, bool)> = rec
                 .modalities
                 .iter()
                 .map(|(n, _, d)| (n.clone(), *d))
                 .collect();
-            if rec.description.is_some() {
+            if rec.description.is_some() && !mods.iter().any(|(n, _)| n == text_vectors::TEXT) {
                 mods.push(("text".into(), false));
             }
             let id = rec.id.clone();
@@ -457,6 +497,41 @@ pub fn import(
     summary.seconds_write = write_start.elapsed().as_secs_f64();
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Registers the `text` modality for `tv` and writes its encoder record, refusing vectors of
+/// another checkpoint than the store's existing ones (mixing them would make the rows
+/// incomparable).
+fn attach_text_encoder(
+    writer: &mut StoreWriter,
+    out: &Path,
+    tv: &TextVectors,
+) -> Result<(), ImportError> {
+    let dir = out.join("modalities").join(text_vectors::TEXT);
+    let path = dir.join(text_vectors::ENCODER_FILE);
+    if let Ok(old) = std::fs::read(&path) {
+        let old_fp = serde_json::from_slice::<serde_json::Value>(&old)
+            .ok()
+            .and_then(|v| {
+                v.get("fingerprint")
+                    .and_then(|f| f.as_str())
+                    .map(str::to_string)
+            });
+        if old_fp != tv.fingerprint {
+            return Err(ImportError::Recipe {
+                file: path.display().to_string(),
+                reason: format!(
+                    "the store's text vectors come from checkpoint {}, the recipe's from {}: recompute them with `multimat text embed` instead of mixing",
+                    old_fp.as_deref().unwrap_or("(unknown)"),
+                    tv.fingerprint.as_deref().unwrap_or("(unknown)")
+                ),
+            });
+        }
+    }
+    writer.register_modality(text_vectors::TEXT, vec![tv.dim], Dtype::F16)?;
+    std::fs::create_dir_all(&dir).map_err(|e| multimat_dataset::Error::io(&dir, e))?;
+    multimat_dataset::manifest::write_atomic(&path, &tv.encoder_json)?;
+    Ok(())
 }
 
 /// Store errors that concern one material's data (the import goes on without it).

@@ -29,6 +29,9 @@ pub struct Recipe {
     /// Description files, read after the tables.
     #[serde(default)]
     pub text: Vec<TextSpec>,
+    /// Precomputed frozen text vectors, stored as the `text` modality (at most one entry).
+    #[serde(default)]
+    pub text_vectors: Vec<TextVectorsSpec>,
 }
 
 /// `[options]` of a recipe.
@@ -115,6 +118,19 @@ pub struct TextSpec {
     pub path: PathBuf,
 }
 
+/// One `[[text_vectors]]`: frozen text vectors computed beforehand (`multimat text embed`, or
+/// shipped in data/text/), see [`crate::text_vectors`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextVectorsSpec {
+    /// `.npy` file of `[materials, dim]` float16 or float32 vectors.
+    pub path: PathBuf,
+    /// JSON list of the material ids of its rows, in order.
+    pub ids: PathBuf,
+    /// The encoder record (checkpoint, pooling, dim) copied to `modalities/text/encoder.json`.
+    pub encoder: PathBuf,
+}
+
 impl Recipe {
     /// Reads a recipe file; relative paths inside become relative to its folder.
     pub fn from_path(path: &Path) -> Result<Recipe, ImportError> {
@@ -173,6 +189,17 @@ impl Recipe {
         }
         for t in &mut r.text {
             t.path = base.join(&t.path);
+        }
+        if r.text_vectors.len() > 1 {
+            return Err(bad(format!(
+                "{} [[text_vectors]] entries: a store holds one set of text vectors",
+                r.text_vectors.len()
+            )));
+        }
+        for t in &mut r.text_vectors {
+            t.path = base.join(&t.path);
+            t.ids = base.join(&t.ids);
+            t.encoder = base.join(&t.encoder);
         }
         Ok(r)
     }

@@ -4,6 +4,7 @@
 //! built by the dataset layer.
 
 pub mod encoders;
+pub mod flops;
 pub mod loss;
 pub mod params;
 

@@ -15,6 +15,12 @@ pub enum Command {
     /// CHGCAR parse + resample throughput (beside a naive std-parse baseline) and derived
     /// promolecular densities per second.
     Modalities(ModalitiesArgs),
+    /// Training-step throughput (forward + backward) and achieved GFLOP/s of every encoder on
+    /// the CPU, beside the machine's peak measured in the same run.
+    Encoders(super::bench_encoders::Args),
+    /// Frozen BERT text encoder: texts/s at batch 32 beside one text at a time, and the
+    /// token-length distribution of the shipped descriptions.
+    Text(super::text::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -57,6 +63,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Graphs(args) => graphs(args),
         Command::Modalities(args) => modalities(args),
+        Command::Encoders(args) => super::bench_encoders::run(args),
+        Command::Text(args) => super::text::bench(args),
     }
 }
 

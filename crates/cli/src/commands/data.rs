@@ -18,6 +18,9 @@ pub enum Command {
     Split(SplitArgs),
     /// Compute and cache the PotNet or CGCNN graph of every material (in parallel).
     Graphs(GraphsArgs),
+    /// Download Materials Project documents (structure, text, DOS, charge density, elasticity,
+    /// summary) into a folder that `data import` reads. Resumable; needs MP_API_KEY.
+    FetchMp(super::fetch_mp::Args),
 }
 
 #[derive(clap::Args)]
@@ -126,6 +129,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 path.display()
             );
         }
+        Command::FetchMp(args) => super::fetch_mp::run(args)?,
         Command::Graphs(args) => {
             let store = Store::open(&args.store)?;
             let kind = match args.kind {

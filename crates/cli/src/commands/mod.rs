@@ -2,11 +2,18 @@
 //! library crates.
 
 pub mod bench;
+pub mod bench_encoders;
 pub mod convert;
+pub mod evaluate;
 pub mod data;
+pub mod fetch_mp;
+pub mod finetune;
 pub mod graph;
 pub mod inspect;
 pub mod modality;
+pub mod predict;
+pub mod pretrain;
+pub mod text;
 
 use std::path::Path;
 

@@ -1,0 +1,163 @@
+//! Predictions of a fine-tuned model for new structures: the crystal graph is built exactly as
+//! the store's graph cache builds it (PotNet: `multimat_graphs::potnet::build` with the default
+//! parameters; CGCNN: `multimat_graphs::cgcnn::build`), the model runs in evaluation mode and
+//! the target transform is undone, so values come out in the task's units (GPa, eV).
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use multimat_crystal::Structure;
+use multimat_graphs::{cgcnn as cgcnn_graph, potnet as potnet_graph};
+use multimat_model::encoders::cgcnn::{CgcnnGraphRef, CgcnnInput};
+use multimat_model::encoders::potnet::{PotNetGraphRef, PotNetInput};
+
+use crate::checkpoint::read_json;
+use crate::error::{Result, TrainError};
+use crate::finetune::{
+    load_finetuned, run_dir, FinetuneResults, FinetunedModelConfig, Regressor, Variant, MODEL_FILE,
+    RESULTS_FILE,
+};
+use crate::model::{CrystalConfig, CrystalInput};
+
+/// A fine-tuned model ready for inference.
+pub struct Predictor {
+    /// The model folder it was loaded from.
+    pub dir: PathBuf,
+    /// What it predicts and how.
+    pub config: FinetunedModelConfig,
+    model: Regressor,
+    device: Device,
+}
+
+/// The model folder to load from `path`: a run folder (with `model.json`) as is, or in a job
+/// folder (with `results.json`) the run of `variant` (default: the first variant of the job)
+/// and `seed` (default: that variant's seed with the lowest validation MAE).
+pub fn resolve_model_dir(path: &Path, variant: Option<Variant>, seed: Option<u64>) -> Result<PathBuf> {
+    if path.join(MODEL_FILE).exists() {
+        if variant.is_some() || seed.is_some() {
+            return Err(TrainError::config(
+                "--variant/--seed",
+                format!("{} is a single fine-tuned model; --variant and --seed choose among the runs of a job folder", path.display()),
+            ));
+        }
+        return Ok(path.to_path_buf());
+    }
+    let results_path = path.join(RESULTS_FILE);
+    if !results_path.exists() {
+        return Err(TrainError::checkpoint(
+            path,
+            "not a fine-tuned model: neither model.json nor results.json is here (write one with `multimat finetune --out`)",
+        ));
+    }
+    let results: FinetuneResults = read_json(&results_path)?;
+    let names = || results.variants.iter().map(|v| v.variant.name()).collect::<Vec<_>>().join(", ");
+    let v = match variant {
+        Some(want) => results.variants.iter().find(|v| v.variant == want).ok_or_else(|| {
+            TrainError::config("--variant", format!("the job in {} has no `{}` runs; it has: {}", path.display(), want.name(), names()))
+        })?,
+        None => results
+            .variants
+            .first()
+            .ok_or_else(|| TrainError::checkpoint(&results_path, "lists no runs"))?,
+    };
+    let run = match seed {
+        Some(s) => v.runs.iter().find(|r| r.seed == s).ok_or_else(|| {
+            let seeds: Vec<String> = v.runs.iter().map(|r| r.seed.to_string()).collect();
+            TrainError::config("--seed", format!("variant `{}` has no run with seed {s}; seeds: {}", v.variant.name(), seeds.join(", ")))
+        })?,
+        None => v
+            .runs
+            .iter()
+            .min_by(|a, b| a.val.mae_transformed.total_cmp(&b.val.mae_transformed))
+            .ok_or_else(|| TrainError::checkpoint(&results_path, format!("variant `{}` lists no runs", v.variant.name())))?,
+    };
+    Ok(run_dir(path, v.variant, run.seed))
+}
+
+impl Predictor {
+    /// Loads the model in `dir` (a run folder) onto `device` (a device without autodiff).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let (config, model) = load_finetuned(dir, device)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// Predictions for `structures` (`(name, structure)`; the name is used in errors), in
+    /// batches of `batch_size`: one row of `config.outputs` values per structure, task units.
+    pub fn predict(&self, structures: &[(String, Structure)], batch_size: usize) -> Result<Vec<Vec<f64>>> {
+        let mut out = Vec::with_capacity(structures.len());
+        for chunk in structures.chunks(batch_size.max(1)) {
+            let input = self.input(chunk)?;
+            let values = self
+                .model
+                .forward(&input)?
+                .into_data()
+                .convert::<f64>()
+                .try_into_vec::<f64>()
+                .map_err(|e| TrainError::Input(format!("reading predictions back: {e:?}")))?;
+            let t = self.config.target_transform;
+            out.extend(
+                values
+                    .chunks(self.config.outputs)
+                    .map(|row| row.iter().map(|&x| t.inverse(x)).collect::<Vec<f64>>()),
+            );
+        }
+        Ok(out)
+    }
+
+    fn input(&self, chunk: &[(String, Structure)]) -> Result<CrystalInput> {
+        let graph_err = |name: &str, e: String| TrainError::Input(format!("{name}: cannot build the crystal graph: {e}"));
+        match &self.config.crystal {
+            CrystalConfig::Potnet(_) => {
+                let config = potnet_graph::PotNetConfig::default();
+                let graphs = chunk
+                    .iter()
+                    .map(|(name, s)| {
+                        let g = potnet_graph::build(s, name, &config).map_err(|e| graph_err(name, e.to_string()))?;
+                        let infinite: Vec<f32> = g.infinite.iter().flatten().copied().collect();
+                        Ok((g, infinite))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let refs: Vec<PotNetGraphRef> = graphs
+                    .iter()
+                    .map(|(g, inf)| PotNetGraphRef {
+                        atomic_numbers: &g.atomic_numbers,
+                        local_src: &g.local.src,
+                        local_dst: &g.local.dst,
+                        local_distance: &g.local.distance,
+                        infinite: inf,
+                    })
+                    .collect();
+                PotNetInput::from_graphs(&refs, &self.device)
+                    .map(CrystalInput::Potnet)
+                    .map_err(|e| TrainError::Input(e.to_string()))
+            }
+            CrystalConfig::Cgcnn(_) => {
+                let config = cgcnn_graph::CgcnnConfig::default();
+                let graphs = chunk
+                    .iter()
+                    .map(|(name, s)| {
+                        let z = s.atomic_numbers(name).map_err(|e| graph_err(name, e.to_string()))?;
+                        let g = cgcnn_graph::build(s, name, &config).map_err(|e| graph_err(name, e.to_string()))?;
+                        Ok((z, g))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let refs: Vec<CgcnnGraphRef> = graphs
+                    .iter()
+                    .map(|(z, g)| CgcnnGraphRef {
+                        atomic_numbers: z,
+                        neighbor_index: &g.neighbor_index,
+                        neighbor_distance: &g.neighbor_distance,
+                    })
+                    .collect();
+                CgcnnInput::from_graphs(&refs, &self.device)
+                    .map(CrystalInput::Cgcnn)
+                    .map_err(|e| TrainError::Input(e.to_string()))
+            }
+        }
+    }
+}
