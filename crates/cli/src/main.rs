@@ -47,6 +47,8 @@ enum Command {
     Eval(commands::evaluate::EvalCommand),
     /// Find the crystals whose embeddings are nearest to a target DOS.
     Discover(commands::evaluate::DiscoverArgs),
+    /// 2-D UMAP map of embeddings coloured by crystal system, metallicity or a label.
+    Umap(commands::umap::Args),
     /// Fine-tune the crystal encoder + a linear head for a property (with baselines).
     Finetune(commands::finetune::Args),
     /// Predict a fine-tuned property for structure files.
@@ -68,6 +70,7 @@ fn main() {
         Command::Embed(args) => commands::evaluate::embed(args),
         Command::Eval(cmd) => commands::evaluate::eval(cmd),
         Command::Discover(args) => commands::evaluate::discover(args),
+        Command::Umap(args) => commands::umap::run(args),
         Command::Finetune(args) => commands::finetune::run(args),
         Command::Predict(args) => commands::predict::run(args),
         Command::Bench(cmd) => commands::bench::run(cmd),

@@ -70,7 +70,10 @@ impl Dos {
         if row.len() < 2 || row.len() % 2 != 0 {
             return Err(Error::new(
                 source_name,
-                ErrorKind::Shape(format!("a [2, L] DOS row has an even length, got {}", row.len())),
+                ErrorKind::Shape(format!(
+                    "a [2, L] DOS row has an even length, got {}",
+                    row.len()
+                )),
             ));
         }
         let l = row.len() / 2;
@@ -161,7 +164,11 @@ pub fn nmae(target: &[f64], candidate: &[f64], grid: &[f64]) -> Option<f64> {
     if area == 0.0 {
         return None;
     }
-    let diff: Vec<f64> = target.iter().zip(candidate).map(|(a, b)| (a - b).abs()).collect();
+    let diff: Vec<f64> = target
+        .iter()
+        .zip(candidate)
+        .map(|(a, b)| (a - b).abs())
+        .collect();
     Some(trapz(&diff, grid) / area)
 }
 
@@ -246,7 +253,13 @@ pub struct Neighbour {
 /// The `k` candidates whose embeddings are most cosine-similar to `target` (a `dim`-wide
 /// embedding, e.g. of a DOS), best first.
 pub fn nearest(target: &[f32], candidates: &Embeddings, k: usize) -> Result<Vec<Neighbour>> {
-    let q = Embeddings::new(vec!["target".into()], "target", target.len(), target.to_vec(), "target embedding")?;
+    let q = Embeddings::new(
+        vec!["target".into()],
+        "target",
+        target.len(),
+        target.to_vec(),
+        "target embedding",
+    )?;
     let top = search::cosine_top_k(&q, candidates, k)?;
     Ok(top
         .indices_of(0)
@@ -357,7 +370,8 @@ pub fn evaluate_detailed(
                 .collect();
             let best_of = running_min(neighbours.iter().map(|n| n.2), config.max_n);
             // Random baseline: max_n distinct candidates other than the target itself.
-            let mut rng = SplitMix64::new(config.seed ^ (q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng =
+                SplitMix64::new(config.seed ^ (q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut picked: Vec<usize> = Vec::with_capacity(config.max_n);
             while picked.len() < config.max_n {
                 let c = rng.below(pool.len());

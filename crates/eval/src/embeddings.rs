@@ -77,9 +77,7 @@ impl FileKind {
             Some("npy") => Ok(FileKind::Npy),
             _ => Err(Error::new(
                 path.display().to_string(),
-                ErrorKind::InvalidInput(
-                    "embedding files must end in .parquet or .npy".to_string(),
-                ),
+                ErrorKind::InvalidInput("embedding files must end in .parquet or .npy".to_string()),
             )),
         }
     }
@@ -125,7 +123,12 @@ impl Embeddings {
         if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
             return Err(Error::at(
                 source_name,
-                format!("row {} (id {:?}), column {}", pos / dim, ids[pos / dim], pos % dim),
+                format!(
+                    "row {} (id {:?}), column {}",
+                    pos / dim,
+                    ids[pos / dim],
+                    pos % dim
+                ),
                 ErrorKind::InvalidValue(format!("{} is not finite", values[pos])),
             ));
         }
@@ -242,12 +245,19 @@ impl Embeddings {
     fn write_parquet(&self, path: &Path) -> Result<()> {
         let name = path.display().to_string();
         let dim = i32::try_from(self.dim).map_err(|_| {
-            Error::new(&name, ErrorKind::Shape(format!("dim {} too large", self.dim)))
+            Error::new(
+                &name,
+                ErrorKind::Shape(format!("dim {} too large", self.dim)),
+            )
         })?;
         let item = Arc::new(Field::new("item", DataType::Float32, false));
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Utf8, false),
-            Field::new("embedding", DataType::FixedSizeList(item.clone(), dim), false),
+            Field::new(
+                "embedding",
+                DataType::FixedSizeList(item.clone(), dim),
+                false,
+            ),
         ]));
         let mut kv = vec![
             KeyValue::new(META_MODALITY.to_string(), self.modality.clone()),
@@ -270,7 +280,8 @@ impl Embeddings {
                 let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
                     self.ids[start..end].iter().map(String::as_str),
                 ));
-                let flat = Float32Array::from(self.values[start * self.dim..end * self.dim].to_vec());
+                let flat =
+                    Float32Array::from(self.values[start * self.dim..end * self.dim].to_vec());
                 let list = FixedSizeListArray::try_new(item.clone(), dim, Arc::new(flat), None)
                     .map_err(|e| e.to_string())?;
                 let batch = RecordBatch::try_new(schema.clone(), vec![ids, Arc::new(list)])
@@ -317,11 +328,18 @@ impl Embeddings {
         for batch in reader {
             let batch = batch.map_err(|e| format(format!("cannot decode: {e}")))?;
             let row0 = ids.len();
-            let id_col = batch.column_by_name("id").ok_or_else(|| format("no id column".into()))?;
+            let id_col = batch
+                .column_by_name("id")
+                .ok_or_else(|| format("no id column".into()))?;
             let id_col = id_col
                 .as_any()
                 .downcast_ref::<StringArray>()
-                .ok_or_else(|| format(format!("column \"id\" is {}, expected utf8", id_col.data_type())))?;
+                .ok_or_else(|| {
+                    format(format!(
+                        "column \"id\" is {}, expected utf8",
+                        id_col.data_type()
+                    ))
+                })?;
             for i in 0..id_col.len() {
                 if id_col.is_null(i) {
                     return Err(Error::at(
@@ -336,26 +354,46 @@ impl Embeddings {
                 .column_by_name("embedding")
                 .ok_or_else(|| format("no embedding column".into()))?;
             for i in 0..emb.len() {
-                let row: ArrayRef = if let Some(l) = emb.as_any().downcast_ref::<FixedSizeListArray>() {
-                    if l.is_null(i) { None } else { Some(l.value(i)) }
-                } else if let Some(l) = emb.as_any().downcast_ref::<ListArray>() {
-                    if l.is_null(i) { None } else { Some(l.value(i)) }
-                } else if let Some(l) = emb.as_any().downcast_ref::<LargeListArray>() {
-                    if l.is_null(i) { None } else { Some(l.value(i)) }
-                } else {
-                    return Err(format(format!(
-                        "column \"embedding\" is {}, expected a list of float32",
-                        emb.data_type()
-                    )));
-                }
-                .ok_or_else(|| {
-                    Error::at(&name, format!("row {}", row0 + i), ErrorKind::Format("null embedding".into()))
-                })?;
+                let row: ArrayRef =
+                    if let Some(l) = emb.as_any().downcast_ref::<FixedSizeListArray>() {
+                        if l.is_null(i) {
+                            None
+                        } else {
+                            Some(l.value(i))
+                        }
+                    } else if let Some(l) = emb.as_any().downcast_ref::<ListArray>() {
+                        if l.is_null(i) {
+                            None
+                        } else {
+                            Some(l.value(i))
+                        }
+                    } else if let Some(l) = emb.as_any().downcast_ref::<LargeListArray>() {
+                        if l.is_null(i) {
+                            None
+                        } else {
+                            Some(l.value(i))
+                        }
+                    } else {
+                        return Err(format(format!(
+                            "column \"embedding\" is {}, expected a list of float32",
+                            emb.data_type()
+                        )));
+                    }
+                    .ok_or_else(|| {
+                        Error::at(
+                            &name,
+                            format!("row {}", row0 + i),
+                            ErrorKind::Format("null embedding".into()),
+                        )
+                    })?;
                 let floats = row
                     .as_any()
                     .downcast_ref::<arrow_array::PrimitiveArray<Float32Type>>()
                     .ok_or_else(|| {
-                        format(format!("embedding items are {}, expected float32", row.data_type()))
+                        format(format!(
+                            "embedding items are {}, expected float32",
+                            row.data_type()
+                        ))
                     })?;
                 if floats.null_count() > 0 {
                     return Err(Error::at(
@@ -369,7 +407,10 @@ impl Embeddings {
                     return Err(Error::at(
                         &name,
                         format!("row {}", row0 + i),
-                        ErrorKind::Shape(format!("embedding has {} values, expected {d}", floats.len())),
+                        ErrorKind::Shape(format!(
+                            "embedding has {} values, expected {d}",
+                            floats.len()
+                        )),
                     ));
                 }
                 values.extend_from_slice(floats.values());
@@ -391,9 +432,8 @@ impl Embeddings {
             dim: self.dim,
             ids: self.ids.clone(),
         };
-        let json = serde_json::to_vec(&meta).map_err(|e| {
-            Error::new(sidecar.display().to_string(), ErrorKind::Io(e.to_string()))
-        })?;
+        let json = serde_json::to_vec(&meta)
+            .map_err(|e| Error::new(sidecar.display().to_string(), ErrorKind::Io(e.to_string())))?;
         // The ids first: a reader that finds a new .npy always finds ids that match it
         // (the .npy rename is the commit).
         multimat_crystal::io::write_atomic(&sidecar, &json)
@@ -452,7 +492,11 @@ impl Embeddings {
             )
         })?;
         let meta: IdsSidecar = serde_json::from_str(&text).map_err(|e| {
-            Error::at(&sname, format!("line {}", e.line()), ErrorKind::Format(e.to_string()))
+            Error::at(
+                &sname,
+                format!("line {}", e.line()),
+                ErrorKind::Format(e.to_string()),
+            )
         })?;
         if meta.ids.len() != rows || meta.dim != dim {
             return Err(Error::new(
@@ -485,7 +529,11 @@ pub fn normalize_rows(values: &mut [f32], dim: usize) {
         return;
     }
     for row in values.chunks_exact_mut(dim) {
-        let norm = row.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt() as f32;
+        let norm = row
+            .iter()
+            .map(|v| (*v as f64) * (*v as f64))
+            .sum::<f64>()
+            .sqrt() as f32;
         let scale = 1.0 / norm.max(NORM_EPS);
         row.iter_mut().for_each(|v| *v *= scale);
     }

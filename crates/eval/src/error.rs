@@ -51,7 +51,11 @@ impl Error {
     }
 
     /// An error about one place (`location`) inside `source_name`.
-    pub fn at(source_name: impl Into<String>, location: impl Into<String>, kind: ErrorKind) -> Self {
+    pub fn at(
+        source_name: impl Into<String>,
+        location: impl Into<String>,
+        kind: ErrorKind,
+    ) -> Self {
         Self {
             source_name: source_name.into(),
             location: location.into(),

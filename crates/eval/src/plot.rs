@@ -70,7 +70,11 @@ const VIRIDIS: [(u8, u8, u8); 9] = [
 
 /// Viridis at `t` ∈ [0, 1] (clamped), linearly interpolated between the stops.
 pub fn viridis(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (VIRIDIS.len() - 1) as f64;
     let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
     let f = x - i as f64;
@@ -148,7 +152,12 @@ pub struct LegendSummary {
 
 /// Draws `points` coloured by `coloring` and writes a PNG or SVG, chosen by `path`'s
 /// extension, atomically.
-pub fn scatter(points: &[[f32; 2]], coloring: &Coloring, style: &PlotStyle, path: &Path) -> Result<LegendSummary> {
+pub fn scatter(
+    points: &[[f32; 2]],
+    coloring: &Coloring,
+    style: &PlotStyle,
+    path: &Path,
+) -> Result<LegendSummary> {
     let name = path.display().to_string();
     let ext = path
         .extension()
@@ -172,7 +181,11 @@ pub fn scatter(points: &[[f32; 2]], coloring: &Coloring, style: &PlotStyle, path
 }
 
 /// The map as PNG bytes.
-pub fn scatter_png(points: &[[f32; 2]], coloring: &Coloring, style: &PlotStyle) -> Result<(Vec<u8>, LegendSummary)> {
+pub fn scatter_png(
+    points: &[[f32; 2]],
+    coloring: &Coloring,
+    style: &PlotStyle,
+) -> Result<(Vec<u8>, LegendSummary)> {
     let (w, h) = (style.width, style.height);
     let mut buf = vec![255u8; w as usize * h as usize * 3];
     let summary = {
@@ -194,7 +207,11 @@ pub fn scatter_png(points: &[[f32; 2]], coloring: &Coloring, style: &PlotStyle) 
 }
 
 /// The map as an SVG document.
-pub fn scatter_svg(points: &[[f32; 2]], coloring: &Coloring, style: &PlotStyle) -> Result<(String, LegendSummary)> {
+pub fn scatter_svg(
+    points: &[[f32; 2]],
+    coloring: &Coloring,
+    style: &PlotStyle,
+) -> Result<(String, LegendSummary)> {
     let mut s = String::new();
     let summary = {
         let root = SVGBackend::with_string(&mut s, (style.width, style.height)).into_drawing_area();
@@ -219,11 +236,22 @@ fn draw<DB: DrawingBackend>(
     if coloring.len() != points.len() {
         return Err(Error::new(
             "plot",
-            ErrorKind::Shape(format!("{} points but {} colour values", points.len(), coloring.len())),
+            ErrorKind::Shape(format!(
+                "{} points but {} colour values",
+                points.len(),
+                coloring.len()
+            )),
         ));
     }
-    if let Some(i) = points.iter().position(|p| !p[0].is_finite() || !p[1].is_finite()) {
-        return Err(Error::at("plot", format!("point {i}"), ErrorKind::InvalidValue(format!("{:?}", points[i]))));
+    if let Some(i) = points
+        .iter()
+        .position(|p| !p[0].is_finite() || !p[1].is_finite())
+    {
+        return Err(Error::at(
+            "plot",
+            format!("point {i}"),
+            ErrorKind::InvalidValue(format!("{:?}", points[i])),
+        ));
     }
     let (w, h) = (style.width as i32, style.height as i32);
     root.fill(&WHITE).map_err(plot_err)?;
@@ -232,8 +260,12 @@ fn draw<DB: DrawingBackend>(
     let legend_w = (260.0 * scale) as i32;
     let margin = (30.0 * scale) as i32;
     let top = if let Some(t) = &style.title {
-        root.draw(&Text::new(t.clone(), (margin, (14.0 * scale) as i32), font(26.0).color(&BLACK)))
-            .map_err(plot_err)?;
+        root.draw(&Text::new(
+            t.clone(),
+            (margin, (14.0 * scale) as i32),
+            font(26.0).color(&BLACK),
+        ))
+        .map_err(plot_err)?;
         (60.0 * scale) as i32
     } else {
         margin
@@ -251,8 +283,14 @@ fn draw<DB: DrawingBackend>(
             hi[d] = hi[d].max(p[d]);
         }
     }
-    let span = [(hi[0] - lo[0]).max(1e-9) as f64, (hi[1] - lo[1]).max(1e-9) as f64];
-    let avail = [(x1 - x0) as f64 - 2.0 * radius, (y1 - y0) as f64 - 2.0 * radius];
+    let span = [
+        (hi[0] - lo[0]).max(1e-9) as f64,
+        (hi[1] - lo[1]).max(1e-9) as f64,
+    ];
+    let avail = [
+        (x1 - x0) as f64 - 2.0 * radius,
+        (y1 - y0) as f64 - 2.0 * radius,
+    ];
     let s = (avail[0] / span[0]).min(avail[1] / span[1]);
     let off = [
         x0 as f64 + radius + (avail[0] - s * span[0]) / 2.0,
@@ -303,12 +341,20 @@ fn draw<DB: DrawingBackend>(
             };
             // Missing values first, underneath.
             for &i in order.iter().filter(|&&i| values[i].is_none()) {
-                root.draw(&Circle::new(to_px(&points[i]), r, colour_of(&values[i]).filled()))
-                    .map_err(plot_err)?;
+                root.draw(&Circle::new(
+                    to_px(&points[i]),
+                    r,
+                    colour_of(&values[i]).filled(),
+                ))
+                .map_err(plot_err)?;
             }
             for &i in order.iter().filter(|&&i| values[i].is_some()) {
-                root.draw(&Circle::new(to_px(&points[i]), r, colour_of(&values[i]).filled()))
-                    .map_err(plot_err)?;
+                root.draw(&Circle::new(
+                    to_px(&points[i]),
+                    r,
+                    colour_of(&values[i]).filled(),
+                ))
+                .map_err(plot_err)?;
             }
             let missing = values.iter().filter(|v| v.is_none()).count();
             let mut y = top + (10.0 * scale) as i32;
@@ -339,7 +385,12 @@ fn draw<DB: DrawingBackend>(
             }
         }
         Coloring::Continuous { title, values } => {
-            let finite: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+            let finite: Vec<f64> = values
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
             let (vmin, vmax) = if finite.is_empty() {
                 (0.0, 1.0)
             } else {
@@ -352,8 +403,12 @@ fn draw<DB: DrawingBackend>(
             let alpha = style.alpha.unwrap_or(0.8);
             let value = |i: usize| values[i].filter(|v| v.is_finite());
             for &i in order.iter().filter(|&&i| value(i).is_none()) {
-                root.draw(&Circle::new(to_px(&points[i]), r, MISSING.mix(0.5).filled()))
-                    .map_err(plot_err)?;
+                root.draw(&Circle::new(
+                    to_px(&points[i]),
+                    r,
+                    MISSING.mix(0.5).filled(),
+                ))
+                .map_err(plot_err)?;
             }
             for &i in order.iter() {
                 if let Some(v) = value(i) {
@@ -366,8 +421,12 @@ fn draw<DB: DrawingBackend>(
             let bar_top = top + (60.0 * scale) as i32;
             let bar_bottom = h - margin - (40.0 * scale) as i32;
             let bar_w = (28.0 * scale) as i32;
-            root.draw(&Text::new(title.clone(), (lx, top + (10.0 * scale) as i32), font(20.0).color(&BLACK)))
-                .map_err(plot_err)?;
+            root.draw(&Text::new(
+                title.clone(),
+                (lx, top + (10.0 * scale) as i32),
+                font(20.0).color(&BLACK),
+            ))
+            .map_err(plot_err)?;
             let steps = (bar_bottom - bar_top).max(1);
             for k in 0..steps {
                 let t = 1.0 - k as f64 / (steps - 1).max(1) as f64;
@@ -377,13 +436,19 @@ fn draw<DB: DrawingBackend>(
                 ))
                 .map_err(plot_err)?;
             }
-            root.draw(&Rectangle::new([(lx, bar_top), (lx + bar_w, bar_bottom)], BLACK.stroke_width(1)))
-                .map_err(plot_err)?;
+            root.draw(&Rectangle::new(
+                [(lx, bar_top), (lx + bar_w, bar_bottom)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(plot_err)?;
             for k in 0..5 {
                 let t = k as f64 / 4.0;
                 let y = bar_bottom - ((bar_bottom - bar_top) as f64 * t).round() as i32;
-                root.draw(&PathElement::new(vec![(lx + bar_w, y), (lx + bar_w + 6, y)], BLACK.stroke_width(1)))
-                    .map_err(plot_err)?;
+                root.draw(&PathElement::new(
+                    vec![(lx + bar_w, y), (lx + bar_w + 6, y)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(plot_err)?;
                 root.draw(&Text::new(
                     format_tick(vmin + t * (vmax - vmin), vmax - vmin),
                     (lx + bar_w + (10.0 * scale) as i32, y - (9.0 * scale) as i32),
@@ -402,7 +467,11 @@ fn draw<DB: DrawingBackend>(
             }
             LegendSummary {
                 categories: Vec::new(),
-                range: if finite.is_empty() { None } else { Some((vmin, vmax)) },
+                range: if finite.is_empty() {
+                    None
+                } else {
+                    Some((vmin, vmax))
+                },
                 missing,
             }
         }
@@ -423,7 +492,10 @@ fn format_tick(v: f64, span: f64) -> String {
     };
     let s = format!("{v:.decimals$}");
     // "-0.00" reads oddly on a colour bar.
-    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+    if s.trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         s.trim_start_matches('-').to_string()
     } else {
         s

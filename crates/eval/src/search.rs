@@ -83,7 +83,12 @@ impl Heap {
             let mut c = self.items.len() - 1;
             while c > 0 {
                 let p = (c - 1) / 2;
-                if worse(self.items[c].0, self.items[c].1, self.items[p].0, self.items[p].1) {
+                if worse(
+                    self.items[c].0,
+                    self.items[c].1,
+                    self.items[p].0,
+                    self.items[p].1,
+                ) {
                     self.items.swap(c, p);
                     c = p;
                 } else {
@@ -101,10 +106,22 @@ impl Heap {
                 }
                 let r = l + 1;
                 let mut m = l;
-                if r < n && worse(self.items[r].0, self.items[r].1, self.items[l].0, self.items[l].1) {
+                if r < n
+                    && worse(
+                        self.items[r].0,
+                        self.items[r].1,
+                        self.items[l].0,
+                        self.items[l].1,
+                    )
+                {
                     m = r;
                 }
-                if worse(self.items[m].0, self.items[m].1, self.items[p].0, self.items[p].1) {
+                if worse(
+                    self.items[m].0,
+                    self.items[m].1,
+                    self.items[p].0,
+                    self.items[p].1,
+                ) {
                     self.items.swap(m, p);
                     p = m;
                 } else {
@@ -116,7 +133,8 @@ impl Heap {
 
     /// Best first.
     fn into_sorted(mut self) -> Vec<(f32, u32)> {
-        self.items.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.items
+            .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         self.items
     }
 }
@@ -172,7 +190,10 @@ fn check(queries: &[f32], gallery: &[f32], dim: usize) -> Result<(usize, usize)>
 pub fn top_k(queries: &[f32], gallery: &[f32], dim: usize, k: usize) -> Result<TopK> {
     let (nq, n) = check(queries, gallery, dim)?;
     if k == 0 {
-        return Err(Error::new("search", ErrorKind::InvalidInput("k must be at least 1".into())));
+        return Err(Error::new(
+            "search",
+            ErrorKind::InvalidInput("k must be at least 1".into()),
+        ));
     }
     let k = k.min(n);
     if nq == 0 || k == 0 {
@@ -267,7 +288,12 @@ pub fn cosine_top_k(query: &Embeddings, gallery: &Embeddings, k: usize) -> Resul
 /// For each query `q`, the 1-based rank of gallery row `targets[q]` among all gallery rows by
 /// descending inner product: 1 + (rows scoring higher) + (rows scoring equal with a lower
 /// index), the same order as [`top_k`]. Blocked like [`top_k`]; memory O(tile).
-pub fn ranks_of(queries: &[f32], gallery: &[f32], dim: usize, targets: &[usize]) -> Result<Vec<usize>> {
+pub fn ranks_of(
+    queries: &[f32],
+    gallery: &[f32],
+    dim: usize,
+    targets: &[usize],
+) -> Result<Vec<usize>> {
     let (nq, n) = check(queries, gallery, dim)?;
     if targets.len() != nq {
         return Err(Error::new(

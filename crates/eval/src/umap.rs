@@ -102,8 +102,17 @@ pub fn knn(data: &[f32], dim: usize, k: usize, metric: Metric) -> Result<(Vec<u3
             let mut d = Vec::with_capacity(top.indices.len());
             for i in 0..n {
                 for &j in top.indices_of(i) {
-                    let (a, b) = (&data[i * dim..(i + 1) * dim], &data[j as usize * dim..(j as usize + 1) * dim]);
-                    d.push(a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt());
+                    let (a, b) = (
+                        &data[i * dim..(i + 1) * dim],
+                        &data[j as usize * dim..(j as usize + 1) * dim],
+                    );
+                    d.push(
+                        a.iter()
+                            .zip(b)
+                            .map(|(x, y)| (x - y) * (x - y))
+                            .sum::<f32>()
+                            .sqrt(),
+                    );
                 }
             }
             debug_assert_eq!(d.len(), n * kk);
@@ -123,7 +132,10 @@ pub fn smooth_knn_dist(dists: &[f32], k: usize) -> (Vec<f64>, Vec<f64>) {
     let mut sigmas = vec![0.0; n];
     let mut rhos = vec![0.0; n];
     for i in 0..n {
-        let row: Vec<f64> = dists[i * k..(i + 1) * k].iter().map(|&d| d as f64).collect();
+        let row: Vec<f64> = dists[i * k..(i + 1) * k]
+            .iter()
+            .map(|&d| d as f64)
+            .collect();
         let rho = row.iter().copied().find(|&d| d > 0.0).unwrap_or(0.0);
         let (mut lo, mut hi, mut mid) = (0.0f64, f64::INFINITY, 1.0f64);
         for _ in 0..64 {
@@ -215,11 +227,20 @@ pub fn find_ab_params(spread: f64, min_dist: f64) -> (f64, f64) {
     let xs = linspace(0.0, spread * 3.0, 300);
     let ys: Vec<f64> = xs
         .iter()
-        .map(|&x| if x < min_dist { 1.0 } else { (-(x - min_dist) / spread).exp() })
+        .map(|&x| {
+            if x < min_dist {
+                1.0
+            } else {
+                (-(x - min_dist) / spread).exp()
+            }
+        })
         .collect();
     let model = |a: f64, b: f64, x: f64| 1.0 / (1.0 + a * x.powf(2.0 * b));
     let cost = |a: f64, b: f64| -> f64 {
-        xs.iter().zip(&ys).map(|(&x, &y)| (model(a, b, x) - y).powi(2)).sum()
+        xs.iter()
+            .zip(&ys)
+            .map(|(&x, &y)| (model(a, b, x) - y).powi(2))
+            .sum()
     };
     let (mut a, mut b) = (1.0f64, 1.0f64);
     let mut lambda = 1e-3;
@@ -252,7 +273,11 @@ pub fn find_ab_params(spread: f64, min_dist: f64) -> (f64, f64) {
         let sa = -(m11 * jtr[0] - jtj[0][1] * jtr[1]) / det;
         let sb = -(m00 * jtr[1] - jtj[1][0] * jtr[0]) / det;
         let (na, nb) = (a + sa, b + sb);
-        let nc = if na > 0.0 && nb > 0.0 { cost(na, nb) } else { f64::INFINITY };
+        let nc = if na > 0.0 && nb > 0.0 {
+            cost(na, nb)
+        } else {
+            f64::INFINITY
+        };
         if nc < c {
             let done = (c - nc) <= 1e-15 * c.max(1e-300) && sa.abs() < 1e-12 && sb.abs() < 1e-12;
             a = na;
@@ -316,7 +341,9 @@ fn pca2(data: &[f32], dim: usize) -> Vec<[f64; 2]> {
     let mut comps: Vec<Vec<f64>> = Vec::new();
     for c in 0..2 {
         // Deterministic, non-degenerate start.
-        let mut v: Vec<f64> = (0..dim).map(|i| 1.0 + ((i * 7 + c * 13) % 11) as f64 / 10.0).collect();
+        let mut v: Vec<f64> = (0..dim)
+            .map(|i| 1.0 + ((i * 7 + c * 13) % 11) as f64 / 10.0)
+            .collect();
         for _ in 0..300 {
             let mut w: Vec<f64> = (0..dim)
                 .map(|a| (0..dim).map(|b| cov[a * dim + b] * v[b]).sum())
@@ -353,10 +380,17 @@ fn uniform(rng: &mut SplitMix64) -> f64 {
 pub fn fit(data: &[f32], dim: usize, config: &UmapConfig) -> Result<Vec<[f32; 2]>> {
     let bad = |m: String| Error::new("umap", ErrorKind::InvalidInput(m));
     if dim == 0 || data.len() % dim != 0 {
-        return Err(bad(format!("{} values are not whole rows of {dim}", data.len())));
+        return Err(bad(format!(
+            "{} values are not whole rows of {dim}",
+            data.len()
+        )));
     }
     if let Some(p) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::at("umap", format!("row {}", p / dim), ErrorKind::InvalidValue(format!("{} is not finite", data[p]))));
+        return Err(Error::at(
+            "umap",
+            format!("row {}", p / dim),
+            ErrorKind::InvalidValue(format!("{} is not finite", data[p])),
+        ));
     }
     let n = data.len() / dim;
     if config.n_neighbors < 2 {
@@ -371,7 +405,9 @@ pub fn fit(data: &[f32], dim: usize, config: &UmapConfig) -> Result<Vec<[f32; 2]
     let k = config.n_neighbors;
     let (indices, dists) = knn(data, dim, k, config.metric)?;
     let graph = fuzzy_graph(&indices, &dists, k);
-    let n_epochs = config.n_epochs.unwrap_or(if n <= 10_000 { 500 } else { 200 });
+    let n_epochs = config
+        .n_epochs
+        .unwrap_or(if n <= 10_000 { 500 } else { 200 });
     let (a, b) = find_ab_params(config.spread, config.min_dist);
 
     // Initialisation: PCA, scaled so the largest |coordinate| is 10, plus noise of 1e-4
@@ -397,7 +433,8 @@ pub fn fit(data: &[f32], dim: usize, config: &UmapConfig) -> Result<Vec<[f32; 2]
         let lo = emb.iter().map(|p| p[d]).fold(f64::INFINITY, f64::min);
         let hi = emb.iter().map(|p| p[d]).fold(f64::NEG_INFINITY, f64::max);
         let span = (hi - lo).max(1e-12);
-        emb.iter_mut().for_each(|p| p[d] = 10.0 * (p[d] - lo) / span);
+        emb.iter_mut()
+            .for_each(|p| p[d] = 10.0 * (p[d] - lo) / span);
     }
 
     // Edges too weak to be sampled once in n_epochs are dropped (umap-learn does the same).
@@ -411,7 +448,11 @@ pub fn fit(data: &[f32], dim: usize, config: &UmapConfig) -> Result<Vec<[f32; 2]
         .iter()
         .map(|e| {
             let samples = n_epochs as f64 * e.2 / wmax;
-            if samples > 0.0 { n_epochs as f64 / samples } else { -1.0 }
+            if samples > 0.0 {
+                n_epochs as f64 / samples
+            } else {
+                -1.0
+            }
         })
         .collect();
     let neg_rate = config.negative_sample_rate as f64;
@@ -453,7 +494,11 @@ pub fn fit(data: &[f32], dim: usize, config: &UmapConfig) -> Result<Vec<[f32; 2]
                     0.0
                 };
                 for d in 0..2 {
-                    let g = if coeff > 0.0 { clip(coeff * (cur[d] - other[d])) } else { 4.0 };
+                    let g = if coeff > 0.0 {
+                        clip(coeff * (cur[d] - other[d]))
+                    } else {
+                        4.0
+                    };
                     emb[i][d] += g * alpha;
                 }
             }
@@ -476,14 +521,26 @@ fn gauss(rng: &mut SplitMix64) -> f64 {
 /// i's neighbours in the input space (1 = nearest, i itself excluded). `high` is `[n, dim]`
 /// in `metric`, `low` is `[n, 2]` Euclidean. 1 means every layout neighbour is a true
 /// neighbour. Exact: O(n²) time, O(n) memory per thread. Needs k < n/2.
-pub fn trustworthiness(high: &[f32], dim: usize, low: &[[f32; 2]], k: usize, metric: Metric) -> Result<f64> {
+pub fn trustworthiness(
+    high: &[f32],
+    dim: usize,
+    low: &[[f32; 2]],
+    k: usize,
+    metric: Metric,
+) -> Result<f64> {
     let n = low.len();
     let bad = |m: String| Error::new("trustworthiness", ErrorKind::InvalidInput(m));
     if dim == 0 || high.len() != n * dim {
-        return Err(bad(format!("{} input values for {n} layout points of dim {dim}", high.len())));
+        return Err(bad(format!(
+            "{} input values for {n} layout points of dim {dim}",
+            high.len()
+        )));
     }
     if k == 0 || 2 * k >= n {
-        return Err(bad(format!("k = {k} must satisfy 1 ≤ k < n/2 = {}", n as f64 / 2.0)));
+        return Err(bad(format!(
+            "k = {k} must satisfy 1 ≤ k < n/2 = {}",
+            n as f64 / 2.0
+        )));
     }
     let mut unit;
     let data: &[f32] = match metric {
@@ -502,8 +559,18 @@ pub fn trustworthiness(high: &[f32], dim: usize, low: &[[f32; 2]], k: usize, met
             let dist: Vec<f64> = data
                 .chunks_exact(dim)
                 .map(|y| match metric {
-                    Metric::Cosine => 1.0 - x.iter().zip(y).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>(),
-                    Metric::Euclidean => x.iter().zip(y).map(|(a, b)| ((*a - *b) as f64).powi(2)).sum::<f64>(),
+                    Metric::Cosine => {
+                        1.0 - x
+                            .iter()
+                            .zip(y)
+                            .map(|(a, b)| (*a as f64) * (*b as f64))
+                            .sum::<f64>()
+                    }
+                    Metric::Euclidean => x
+                        .iter()
+                        .zip(y)
+                        .map(|(a, b)| ((*a - *b) as f64).powi(2))
+                        .sum::<f64>(),
                 })
                 .collect();
             // Layout neighbours of i: the k smallest Euclidean distances, i excluded.
@@ -512,7 +579,12 @@ pub fn trustworthiness(high: &[f32], dim: usize, low: &[[f32; 2]], k: usize, met
                 .iter()
                 .enumerate()
                 .filter(|&(j, _)| j != i)
-                .map(|(j, q)| (((p[0] - q[0]) as f64).powi(2) + ((p[1] - q[1]) as f64).powi(2), j))
+                .map(|(j, q)| {
+                    (
+                        ((p[0] - q[0]) as f64).powi(2) + ((p[1] - q[1]) as f64).powi(2),
+                        j,
+                    )
+                })
                 .collect();
             ld.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let mut sum = 0.0;

@@ -17,7 +17,11 @@ fn fixture(name: &str) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn points(v: &Value) -> Vec<[f32; 2]> {
@@ -63,7 +67,10 @@ fn ab_params_match_scipy_curve_fit() {
     for md in ["0.1", "0.5"] {
         let want = floats(&f["ab"][md]);
         let (a, b) = umap::find_ab_params(1.0, md.parse().unwrap());
-        assert!((a - want[0]).abs() < 1e-4 && (b - want[1]).abs() < 1e-4, "min_dist {md}: {a}, {b} vs {want:?}");
+        assert!(
+            (a - want[0]).abs() < 1e-4 && (b - want[1]).abs() < 1e-4,
+            "min_dist {md}: {a}, {b} vs {want:?}"
+        );
     }
 }
 
@@ -95,7 +102,10 @@ fn smooth_knn_reaches_log2_k() {
     let d = [0.0f32, 0.5, 0.7, 1.0, 1.4];
     let (sigma, rho) = umap::smooth_knn_dist(&d, 5);
     assert_eq!(rho[0], 0.5);
-    let psum: f64 = d[1..].iter().map(|&x| (-((x as f64 - rho[0]).max(0.0)) / sigma[0]).exp()).sum();
+    let psum: f64 = d[1..]
+        .iter()
+        .map(|&x| (-((x as f64 - rho[0]).max(0.0)) / sigma[0]).exp())
+        .sum();
     assert!((psum - 5f64.log2()).abs() < 1e-4, "{psum}");
     // Fuzzy union: an edge seen from both sides with weights a, b gets a + b − ab.
     let idx = [0u32, 1, 1, 0];
@@ -108,7 +118,10 @@ fn smooth_knn_reaches_log2_k() {
 fn umap_separates_blobs_reproducibly() {
     let dim = 12;
     let data = blobs(150, dim);
-    let config = UmapConfig { n_epochs: Some(200), ..UmapConfig::default() };
+    let config = UmapConfig {
+        n_epochs: Some(200),
+        ..UmapConfig::default()
+    };
     let y = umap::fit(&data, dim, &config).unwrap();
     assert_eq!(y.len(), 300);
     let y2 = umap::fit(&data, dim, &config).unwrap();
@@ -116,7 +129,9 @@ fn umap_separates_blobs_reproducibly() {
     // The two blobs land apart: every point is nearer its own blob's centroid.
     let centroid = |r: std::ops::Range<usize>| {
         let n = r.len() as f32;
-        let s = y[r].iter().fold([0.0f32; 2], |a, p| [a[0] + p[0], a[1] + p[1]]);
+        let s = y[r]
+            .iter()
+            .fold([0.0f32; 2], |a, p| [a[0] + p[0], a[1] + p[1]]);
         [s[0] / n, s[1] / n]
     };
     let (c0, c1) = (centroid(0..150), centroid(150..300));
@@ -129,7 +144,9 @@ fn umap_separates_blobs_reproducibly() {
     assert!(t > 0.85, "trustworthiness {t}");
     // A random layout of the same points is far less trustworthy.
     let mut rng = multimat_dataset::SplitMix64::new(1);
-    let r: Vec<[f32; 2]> = (0..300).map(|_| [rng.below(1000) as f32, rng.below(1000) as f32]).collect();
+    let r: Vec<[f32; 2]> = (0..300)
+        .map(|_| [rng.below(1000) as f32, rng.below(1000) as f32])
+        .collect();
     let tr = umap::trustworthiness(&data, dim, &r, 15, Metric::Euclidean).unwrap();
     assert!(tr < t - 0.2, "random {tr} vs umap {t}");
     // Too few points, non-finite input.
@@ -165,9 +182,24 @@ fn plots_render_legend_text_and_colour_bar() {
     let data = blobs(100, 4);
     let pts: Vec<[f32; 2]> = data.chunks(4).map(|r| [r[0], r[1]]).collect();
     let systems = ["cubic", "trigonal", "monoclinic"];
-    let cats: Vec<Option<String>> = (0..200).map(|i| if i % 17 == 0 { None } else { Some(systems[i % 3].to_string()) }).collect();
-    let coloring = Coloring::Categorical { title: "crystal system".into(), values: cats };
-    let style = PlotStyle { width: 900, height: 600, ..PlotStyle::default() };
+    let cats: Vec<Option<String>> = (0..200)
+        .map(|i| {
+            if i % 17 == 0 {
+                None
+            } else {
+                Some(systems[i % 3].to_string())
+            }
+        })
+        .collect();
+    let coloring = Coloring::Categorical {
+        title: "crystal system".into(),
+        values: cats,
+    };
+    let style = PlotStyle {
+        width: 900,
+        height: 600,
+        ..PlotStyle::default()
+    };
     let png_path = dir.join("map.png");
     let summary = plot::scatter(&pts, &coloring, &style, &png_path).unwrap();
     // Legend in the paper's order (cubic, monoclinic, trigonal), with counts.
@@ -180,56 +212,106 @@ fn plots_render_legend_text_and_colour_bar() {
     let legend_x0 = 900 - (260.0 * 600.0 / 900.0) as u32;
     let (w, h, dark) = dark_pixels(&bytes, legend_x0, 900);
     assert_eq!((w, h), (900, 600));
-    assert!(dark > 200, "only {dark} dark pixels in the legend: no text?");
+    assert!(
+        dark > 200,
+        "only {dark} dark pixels in the legend: no text?"
+    );
 
     let svg_path = dir.join("map.svg");
     plot::scatter(&pts, &coloring, &style, &svg_path).unwrap();
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("monoclinic (") && svg.contains("<circle"));
 
-    let values: Vec<Option<f64>> = (0..200).map(|i| if i == 3 { None } else { Some(-3.0 + i as f64 * 0.02) }).collect();
-    let cont = Coloring::Continuous { title: "formation energy (eV/atom)".into(), values };
+    let values: Vec<Option<f64>> = (0..200)
+        .map(|i| {
+            if i == 3 {
+                None
+            } else {
+                Some(-3.0 + i as f64 * 0.02)
+            }
+        })
+        .collect();
+    let cont = Coloring::Continuous {
+        title: "formation energy (eV/atom)".into(),
+        values,
+    };
     let s = plot::scatter(&pts, &cont, &style, &dir.join("fe.png")).unwrap();
     assert_eq!(s.missing, 1);
     let (lo, hi) = s.range.unwrap();
     assert!((lo + 3.0).abs() < 1e-12 && (hi - 0.98).abs() < 1e-9);
     let (svg, _) = plot::scatter_svg(&pts, &cont, &style).unwrap();
-    assert!(svg.contains("-3.00") && svg.contains("0.98"), "colour bar ticks");
+    assert!(
+        svg.contains("-3.00") && svg.contains("0.98"),
+        "colour bar ticks"
+    );
 
     // Bad requests name the file / the problem.
     let e = plot::scatter(&pts, &cont, &style, &dir.join("map.jpg")).unwrap_err();
     assert!(e.to_string().contains("map.jpg"), "{e}");
-    let short = Coloring::Continuous { title: "x".into(), values: vec![Some(1.0)] };
-    assert!(matches!(plot::scatter_svg(&pts, &short, &style).unwrap_err().kind, ErrorKind::Shape(_)));
-    assert_eq!(plot::viridis(0.0), plotters::style::RGBColor(0x44, 0x01, 0x54));
-    assert_eq!(plot::viridis(1.0), plotters::style::RGBColor(0xfd, 0xe7, 0x25));
+    let short = Coloring::Continuous {
+        title: "x".into(),
+        values: vec![Some(1.0)],
+    };
+    assert!(matches!(
+        plot::scatter_svg(&pts, &short, &style).unwrap_err().kind,
+        ErrorKind::Shape(_)
+    ));
+    assert_eq!(
+        plot::viridis(0.0),
+        plotters::style::RGBColor(0x44, 0x01, 0x54)
+    );
+    assert_eq!(
+        plot::viridis(1.0),
+        plotters::style::RGBColor(0xfd, 0xe7, 0x25)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn expected_embeddings() -> (Vec<String>, Vec<f32>) {
     let f = fixture("emb_expected.json");
-    let ids = f["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-    (ids, floats(&f["values"]).iter().map(|&v| v as f32).collect())
+    let ids = f["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    (
+        ids,
+        floats(&f["values"]).iter().map(|&v| v as f32).collect(),
+    )
 }
 
 #[test]
 fn reads_pyarrow_and_numpy_embedding_files() {
     let (ids, values) = expected_embeddings();
-    for name in ["emb_pyarrow.parquet", "emb_pyarrow_list.parquet", "emb_numpy.npy"] {
+    for name in [
+        "emb_pyarrow.parquet",
+        "emb_pyarrow_list.parquet",
+        "emb_numpy.npy",
+    ] {
         let e = Embeddings::read(&fixtures().join(name)).unwrap();
         assert_eq!(e.ids, ids, "{name}");
         assert_eq!(e.dim, 4, "{name}");
         assert_eq!(e.values, values, "{name}");
     }
-    assert_eq!(Embeddings::read(&fixtures().join("emb_numpy.npy")).unwrap().modality, "dos");
+    assert_eq!(
+        Embeddings::read(&fixtures().join("emb_numpy.npy"))
+            .unwrap()
+            .modality,
+        "dos"
+    );
 }
 
 #[test]
 fn embedding_files_round_trip() {
     let dir = scratch("emb");
     let ids: Vec<String> = (0..1000).map(|i| format!("mp-{i}")).collect();
-    let values: Vec<f32> = (0..1000 * 128).map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0).collect();
-    let e = Embeddings::new(ids, "crystal", 128, values, "test").unwrap().with_model("runs/a");
+    let values: Vec<f32> = (0..1000 * 128)
+        .map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0)
+        .collect();
+    let e = Embeddings::new(ids, "crystal", 128, values, "test")
+        .unwrap()
+        .with_model("runs/a");
     for name in ["e.parquet", "e.npy"] {
         let p = dir.join(name);
         e.write(&p).unwrap();
@@ -256,7 +338,11 @@ fn bad_embedding_files_name_the_file() {
     let m = msg(&p);
     assert!(m.contains("lonely.ids.json"), "{m}");
     // Truncated array.
-    std::fs::copy(fixtures().join("emb_numpy.ids.json"), dir.join("lonely.ids.json")).unwrap();
+    std::fs::copy(
+        fixtures().join("emb_numpy.ids.json"),
+        dir.join("lonely.ids.json"),
+    )
+    .unwrap();
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() - 8]).unwrap();
     let m = msg(&p);
@@ -268,8 +354,18 @@ fn bad_embedding_files_name_the_file() {
     // Unknown extension.
     assert!(msg(&dir.join("x.csv")).contains("x.csv"));
     // Duplicate ids / NaN.
-    let e = Embeddings::new(vec!["a".into(), "a".into()], "dos", 1, vec![1.0, 2.0], "in.parquet").unwrap_err();
-    assert!(e.to_string().contains("in.parquet: row 1") && e.to_string().contains("duplicate"), "{e}");
+    let e = Embeddings::new(
+        vec!["a".into(), "a".into()],
+        "dos",
+        1,
+        vec![1.0, 2.0],
+        "in.parquet",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("in.parquet: row 1") && e.to_string().contains("duplicate"),
+        "{e}"
+    );
     let e = Embeddings::new(vec!["a".into()], "dos", 2, vec![1.0, f32::NAN], "in.npy").unwrap_err();
     assert!(e.to_string().contains("row 0 (id \"a\"), column 1"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -80,6 +80,9 @@ pub struct TableSpec {
     /// Column with a text description.
     #[serde(default)]
     pub description: Option<String>,
+    /// Import only the first `limit` rows in file order (a quick subset, e.g. the quickstart's).
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 fn default_source() -> String {
@@ -236,6 +239,7 @@ impl TableSpec {
                 unit: "cm-1".into(),
             }),
             description: None,
+            limit: None,
         }
     }
 }
@@ -409,7 +413,7 @@ pub(crate) fn read_table_text(spec: &TableSpec, text: &str) -> Batch {
         }
     };
     let unit = spec.phonon_dos.as_ref().map(|p| unit(&p.unit));
-    for row in rows {
+    for row in rows.into_iter().take(spec.limit.unwrap_or(usize::MAX)) {
         match table_row(spec, &row, &file, &unit) {
             Ok(items) => b.items.extend(items),
             Err(e) => b.problem(e),

@@ -175,7 +175,9 @@ impl std::str::FromStr for TargetTransform {
         match s.trim() {
             "none" | "raw" => Ok(TargetTransform::None),
             "log10" => Ok(TargetTransform::Log10),
-            other => Err(format!("unknown target transform `{other}`; use none or log10")),
+            other => Err(format!(
+                "unknown target transform `{other}`; use none or log10"
+            )),
         }
     }
 }
@@ -244,7 +246,9 @@ impl std::str::FromStr for Variant {
             "pretrained" => Ok(Variant::Pretrained),
             "scratch" => Ok(Variant::Scratch),
             "cgcnn" => Ok(Variant::Cgcnn),
-            other => Err(format!("unknown variant `{other}`; use pretrained, scratch or cgcnn")),
+            other => Err(format!(
+                "unknown variant `{other}`; use pretrained, scratch or cgcnn"
+            )),
         }
     }
 }
@@ -319,9 +323,14 @@ impl Default for FinetuneConfig {
 impl FinetuneConfig {
     /// Checks every value; `source` names the configuration in errors.
     pub fn validated(self, source: &str) -> Result<Self> {
-        let bad = |key: &str, problem: String| Err(TrainError::config(format!("{source}: {key}"), problem));
+        let bad = |key: &str, problem: String| {
+            Err(TrainError::config(format!("{source}: {key}"), problem))
+        };
         if self.task.trim().is_empty() {
-            return bad("task", "no task given (e.g. bulk_modulus, band_gap, elastic_tensor)".into());
+            return bad(
+                "task",
+                "no task given (e.g. bulk_modulus, band_gap, elastic_tensor)".into(),
+            );
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
@@ -334,16 +343,32 @@ impl FinetuneConfig {
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.lr) {
-            return bad("lr", format!("must be positive and finite, got {}", self.lr));
+            return bad(
+                "lr",
+                format!("must be positive and finite, got {}", self.lr),
+            );
         }
         if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0) {
-            return bad("warmup_epochs", format!("must be >= 0, got {}", self.warmup_epochs));
+            return bad(
+                "warmup_epochs",
+                format!("must be >= 0, got {}", self.warmup_epochs),
+            );
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad("weight_decay", format!("must be >= 0, got {}", self.weight_decay));
+            return bad(
+                "weight_decay",
+                format!("must be >= 0, got {}", self.weight_decay),
+            );
         }
-        if !self.betas.iter().all(|b| b.is_finite() && (0.0..1.0).contains(b)) {
-            return bad("betas", format!("each must be in [0, 1), got {:?}", self.betas));
+        if !self
+            .betas
+            .iter()
+            .all(|b| b.is_finite() && (0.0..1.0).contains(b))
+        {
+            return bad(
+                "betas",
+                format!("each must be in [0, 1), got {:?}", self.betas),
+            );
         }
         if !positive(self.eps) {
             return bad("eps", format!("must be positive, got {}", self.eps));
@@ -357,13 +382,16 @@ impl FinetuneConfig {
         if !(r.iter().all(|x| x.is_finite() && *x > 0.0) && r.iter().sum::<f64>() <= 1.0 + 1e-9) {
             return bad("split_ratios", format!("fine-tuning needs train, val and test parts: all > 0 with a sum <= 1, got {r:?}"));
         }
-        parse_device(&self.device).map_err(|p| TrainError::config(format!("{source}: device"), p))?;
+        parse_device(&self.device)
+            .map_err(|p| TrainError::config(format!("{source}: device"), p))?;
         Ok(self)
     }
 
     /// The split file's name: `split`, or `finetune-TASK`.
     pub fn split_name(&self) -> String {
-        self.split.clone().unwrap_or_else(|| format!("finetune-{}", self.task.trim()))
+        self.split
+            .clone()
+            .unwrap_or_else(|| format!("finetune-{}", self.task.trim()))
     }
 }
 
@@ -435,10 +463,16 @@ impl FinetunedModelConfig {
         }
         let c: Self = read_json(&path)?;
         if c.format != MODEL_FORMAT {
-            return Err(TrainError::checkpoint(&path, format!("format is `{}`, expected `{MODEL_FORMAT}`", c.format)));
+            return Err(TrainError::checkpoint(
+                &path,
+                format!("format is `{}`, expected `{MODEL_FORMAT}`", c.format),
+            ));
         }
         if c.outputs != c.task.outputs() || c.latent_dim != crystal_latent(&c.crystal) {
-            return Err(TrainError::checkpoint(&path, "outputs or latent width disagree with the task and encoder"));
+            return Err(TrainError::checkpoint(
+                &path,
+                "outputs or latent width disagree with the task and encoder",
+            ));
         }
         Ok(c)
     }
@@ -479,13 +513,21 @@ pub struct Metrics {
 /// NaN for empty input; `pred` and `target` must have the same length.
 pub fn mae(pred: &[f64], target: &[f64]) -> f64 {
     debug_assert_eq!(pred.len(), target.len());
-    pred.iter().zip(target).map(|(p, t)| (p - t).abs()).sum::<f64>() / pred.len() as f64
+    pred.iter()
+        .zip(target)
+        .map(|(p, t)| (p - t).abs())
+        .sum::<f64>()
+        / pred.len() as f64
 }
 
 /// Mean squared error over all samples and components: Σ(p − t)² / len.
 pub fn mse(pred: &[f64], target: &[f64]) -> f64 {
     debug_assert_eq!(pred.len(), target.len());
-    pred.iter().zip(target).map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / pred.len() as f64
+    pred.iter()
+        .zip(target)
+        .map(|(p, t)| (p - t) * (p - t))
+        .sum::<f64>()
+        / pred.len() as f64
 }
 
 /// Mean and standard deviation over seeds.
@@ -713,7 +755,11 @@ struct Prepared {
 }
 
 /// Loads or creates the split of the materials with the task's target.
-fn task_split(store: &Store, targets: &[Option<Vec<f64>>], config: &FinetuneConfig) -> Result<(Split, bool)> {
+fn task_split(
+    store: &Store,
+    targets: &[Option<Vec<f64>>],
+    config: &FinetuneConfig,
+) -> Result<(Split, bool)> {
     let name = config.split_name();
     let path = store.dir().join("splits").join(format!("{name}.json"));
     if path.exists() {
@@ -769,7 +815,11 @@ pub fn predict_indices(
     let mut out = Vec::with_capacity(indices.len());
     for chunk in indices.chunks(batch_size.max(1)) {
         let input = graphs.input(chunk, device)?;
-        out.extend(to_f64(model.forward(&input)?)?.into_iter().map(|x| transform.inverse(x)));
+        out.extend(
+            to_f64(model.forward(&input)?)?
+                .into_iter()
+                .map(|x| transform.inverse(x)),
+        );
     }
     Ok(out)
 }
@@ -948,7 +998,9 @@ pub fn finetune(job: FinetuneJob, on_event: &mut dyn FnMut(Event)) -> Result<Fin
     };
     if config.threads > 0 {
         // Ignored when the global pool already exists (e.g. a second job in one process).
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(config.threads).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads)
+            .build_global();
     }
     let spec = parse_device(&config.device).map_err(|p| TrainError::config("device", p))?;
     let device = spec.autodiff_device()?;
@@ -956,8 +1008,16 @@ pub fn finetune(job: FinetuneJob, on_event: &mut dyn FnMut(Event)) -> Result<Fin
 
     // Graphs of every encoder kind the job needs, so that all variants see the same materials.
     let needs = |k: CrystalKind| encoders.iter().any(|(_, c)| kind_of(c) == k);
-    let potnet_graphs = if needs(CrystalKind::Potnet) { Some(CrystalGraphs::load(store, CrystalKind::Potnet)?) } else { None };
-    let cgcnn_graphs = if needs(CrystalKind::Cgcnn) { Some(CrystalGraphs::load(store, CrystalKind::Cgcnn)?) } else { None };
+    let potnet_graphs = if needs(CrystalKind::Potnet) {
+        Some(CrystalGraphs::load(store, CrystalKind::Potnet)?)
+    } else {
+        None
+    };
+    let cgcnn_graphs = if needs(CrystalKind::Cgcnn) {
+        Some(CrystalGraphs::load(store, CrystalKind::Cgcnn)?)
+    } else {
+        None
+    };
     let graphs_of = |k: CrystalKind| -> Result<&CrystalGraphs> {
         match k {
             CrystalKind::Potnet => potnet_graphs.as_ref(),
@@ -1074,10 +1134,14 @@ pub fn finetune(job: FinetuneJob, on_event: &mut dyn FnMut(Event)) -> Result<Fin
             };
             let (result, params) = run.train(on_event)?;
             parameters = params;
-            on_event(Event::Tested { variant: *variant, result: &result });
+            on_event(Event::Tested {
+                variant: *variant,
+                result: &result,
+            });
             runs.push(result);
         }
-        let col = |f: &dyn Fn(&RunResult) -> f64| MeanStd::of(&runs.iter().map(f).collect::<Vec<_>>());
+        let col =
+            |f: &dyn Fn(&RunResult) -> f64| MeanStd::of(&runs.iter().map(f).collect::<Vec<_>>());
         results.push(VariantResult {
             variant: *variant,
             encoder: kind_of(crystal),
@@ -1097,7 +1161,8 @@ pub fn finetune(job: FinetuneJob, on_event: &mut dyn FnMut(Event)) -> Result<Fin
         outputs: prepared.task.outputs(),
         units: prepared.task.units().into(),
         target_transform: config.target_transform,
-        selection: "lowest validation MAE in training (transformed) units, checked every epoch".into(),
+        selection: "lowest validation MAE in training (transformed) units, checked every epoch"
+            .into(),
         split: split.name.clone(),
         split_reused: reused,
         sizes,
@@ -1145,7 +1210,10 @@ pub fn results_markdown(r: &FinetuneResults) -> String {
         r.seeds
     );
     let log = r.target_transform == TargetTransform::Log10;
-    s.push_str(&format!("| model | encoder | parameters | test MAE ({u}) | test MSE ({u}²) |", u = r.units));
+    s.push_str(&format!(
+        "| model | encoder | parameters | test MAE ({u}) | test MSE ({u}²) |",
+        u = r.units
+    ));
     if log {
         s.push_str(" test MAE (log10) |");
     }
@@ -1208,7 +1276,9 @@ struct TrainRun<'a> {
 impl TrainRun<'_> {
     fn init_model(&self) -> Result<Regressor> {
         let fresh = self.model_config.init(self.device);
-        let Some((model, weights)) = self.pretrained else { return Ok(fresh) };
+        let Some((model, weights)) = self.pretrained else {
+            return Ok(fresh);
+        };
         // The whole pretrained model is loaded so that every tensor of the file is checked
         // against the run's architecture; only its crystal encoder is kept.
         let pretrained = load_weights(model.init(self.device)?, weights)?;
@@ -1231,10 +1301,16 @@ impl TrainRun<'_> {
         let parameters = multimat_model::trainable_params(&model);
         // Batches of one material are dropped: batch norm needs more than one sample.
         let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {
-            batches(&p.train, c.batch_size, self.model_config.seed, epoch as u64, false)
-                .into_iter()
-                .filter(|b| b.len() >= 2)
-                .collect()
+            batches(
+                &p.train,
+                c.batch_size,
+                self.model_config.seed,
+                epoch as u64,
+                false,
+            )
+            .into_iter()
+            .filter(|b| b.len() >= 2)
+            .collect()
         };
         let steps_per_epoch = epoch_batches(1).len();
         let schedule = WarmupCosine {
@@ -1251,7 +1327,8 @@ impl TrainRun<'_> {
             parameters,
         });
         let metrics_path = self.dir.join("metrics.jsonl");
-        let mut log = fs::File::create(&metrics_path).map_err(|e| TrainError::io(&metrics_path, e))?;
+        let mut log =
+            fs::File::create(&metrics_path).map_err(|e| TrainError::io(&metrics_path, e))?;
         let val_targets = flat_targets(&p.targets, &p.val);
         let mut best: Option<(BestState, Metrics)> = None;
         let mut step = 0usize;
@@ -1265,26 +1342,51 @@ impl TrainRun<'_> {
                     .into_iter()
                     .map(|y| transform.forward(y) as f32)
                     .collect();
-                let target = Tensor::<2>::from_data(TensorData::new(target, [batch.len(), outputs]), self.device);
+                let target = Tensor::<2>::from_data(
+                    TensorData::new(target, [batch.len(), outputs]),
+                    self.device,
+                );
                 let diff = model.forward(&input)? - target;
                 let loss = (diff.clone() * diff).mean();
                 let value = scalar(loss.clone());
                 if !value.is_finite() {
-                    return Err(TrainError::Diverged { epoch, step: step + 1, value });
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        step: step + 1,
+                        value,
+                    });
                 }
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optimizer.step(lr, model, grads);
                 step += 1;
                 sum += value;
                 n += 1;
-                on_event(Event::Step { epoch, step: k + 1, loss: value, lr });
+                on_event(Event::Step {
+                    epoch,
+                    step: k + 1,
+                    loss: value,
+                    lr,
+                });
             }
             let eval = model.valid();
-            let eval_device = eval.devices().into_iter().next().unwrap_or_else(|| self.infer_device.clone());
-            let pred = predict_indices(&eval, self.graphs, &p.val, transform, c.batch_size, &eval_device)?;
+            let eval_device = eval
+                .devices()
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| self.infer_device.clone());
+            let pred = predict_indices(
+                &eval,
+                self.graphs,
+                &p.val,
+                transform,
+                c.batch_size,
+                &eval_device,
+            )?;
             let val = metrics(&pred, &val_targets, transform);
             let improved = val.mae_transformed.is_finite()
-                && best.as_ref().is_none_or(|(b, _)| val.mae_transformed < b.val_mae_transformed);
+                && best
+                    .as_ref()
+                    .is_none_or(|(b, _)| val.mae_transformed < b.val_mae_transformed);
             if improved {
                 let state = BestState {
                     epoch,
@@ -1305,7 +1407,8 @@ impl TrainRun<'_> {
                 lr,
                 seconds: started.elapsed().as_secs_f64(),
             };
-            let line = serde_json::to_string(&record).map_err(|e| TrainError::checkpoint(&metrics_path, e.to_string()))?;
+            let line = serde_json::to_string(&record)
+                .map_err(|e| TrainError::checkpoint(&metrics_path, e.to_string()))?;
             writeln!(log, "{line}").map_err(|e| TrainError::io(&metrics_path, e))?;
             log.flush().map_err(|e| TrainError::io(&metrics_path, e))?;
             on_event(Event::Epoch(&record));
@@ -1319,7 +1422,14 @@ impl TrainRun<'_> {
         // The test split is evaluated once, with the weights read back from the best
         // checkpoint on disk (what `predict` will load), not with the last epoch's.
         let (_, tested) = load_finetuned(&self.dir, self.infer_device)?;
-        let pred = predict_indices(&tested, self.graphs, &p.test, transform, c.batch_size, self.infer_device)?;
+        let pred = predict_indices(
+            &tested,
+            self.graphs,
+            &p.test,
+            transform,
+            c.batch_size,
+            self.infer_device,
+        )?;
         let test_targets = flat_targets(&p.targets, &p.test);
         let test = metrics(&pred, &test_targets, transform);
         write_json(
@@ -1386,7 +1496,12 @@ mod tests {
     #[test]
     fn first_step_runs_at_the_peak_then_warm_up_and_cosine() {
         // 20 warm-up epochs of 5 steps within 200 epochs (spec §4.2).
-        let s = WarmupCosine { peak: 1e-4, warmup: 100.0, total: 1000, min_ratio: 0.0 };
+        let s = WarmupCosine {
+            peak: 1e-4,
+            warmup: 100.0,
+            total: 1000,
+            min_ratio: 0.0,
+        };
         assert_eq!(finetune_lr(&s, 0), 1e-4);
         assert!((finetune_lr(&s, 50) - 5e-5).abs() < 1e-18);
         assert!((finetune_lr(&s, 100) - 1e-4).abs() < 1e-18);
@@ -1396,15 +1511,57 @@ mod tests {
 
     #[test]
     fn config_checks_name_the_key() {
-        let ok = FinetuneConfig { task: "band_gap".into(), ..Default::default() };
-        assert_eq!(ok.clone().validated("flags").unwrap().split_name(), "finetune-band_gap");
+        let ok = FinetuneConfig {
+            task: "band_gap".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            ok.clone().validated("flags").unwrap().split_name(),
+            "finetune-band_gap"
+        );
         for (c, key) in [
-            (FinetuneConfig { task: String::new(), ..ok.clone() }, "task"),
-            (FinetuneConfig { epochs: 0, ..ok.clone() }, "epochs"),
-            (FinetuneConfig { seeds: 0, ..ok.clone() }, "seeds"),
-            (FinetuneConfig { lr: -1.0, ..ok.clone() }, "lr"),
-            (FinetuneConfig { split_ratios: [0.8, 0.2, 0.0], ..ok.clone() }, "split_ratios"),
-            (FinetuneConfig { device: "tpu".into(), ..ok.clone() }, "device"),
+            (
+                FinetuneConfig {
+                    task: String::new(),
+                    ..ok.clone()
+                },
+                "task",
+            ),
+            (
+                FinetuneConfig {
+                    epochs: 0,
+                    ..ok.clone()
+                },
+                "epochs",
+            ),
+            (
+                FinetuneConfig {
+                    seeds: 0,
+                    ..ok.clone()
+                },
+                "seeds",
+            ),
+            (
+                FinetuneConfig {
+                    lr: -1.0,
+                    ..ok.clone()
+                },
+                "lr",
+            ),
+            (
+                FinetuneConfig {
+                    split_ratios: [0.8, 0.2, 0.0],
+                    ..ok.clone()
+                },
+                "split_ratios",
+            ),
+            (
+                FinetuneConfig {
+                    device: "tpu".into(),
+                    ..ok.clone()
+                },
+                "device",
+            ),
         ] {
             let e = c.validated("flags").unwrap_err().to_string();
             assert!(e.contains(key), "{key}: {e}");

@@ -32,7 +32,11 @@ pub struct Predictor {
 /// The model folder to load from `path`: a run folder (with `model.json`) as is, or in a job
 /// folder (with `results.json`) the run of `variant` (default: the first variant of the job)
 /// and `seed` (default: that variant's seed with the lowest validation MAE).
-pub fn resolve_model_dir(path: &Path, variant: Option<Variant>, seed: Option<u64>) -> Result<PathBuf> {
+pub fn resolve_model_dir(
+    path: &Path,
+    variant: Option<Variant>,
+    seed: Option<u64>,
+) -> Result<PathBuf> {
     if path.join(MODEL_FILE).exists() {
         if variant.is_some() || seed.is_some() {
             return Err(TrainError::config(
@@ -50,11 +54,30 @@ pub fn resolve_model_dir(path: &Path, variant: Option<Variant>, seed: Option<u64
         ));
     }
     let results: FinetuneResults = read_json(&results_path)?;
-    let names = || results.variants.iter().map(|v| v.variant.name()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        results
+            .variants
+            .iter()
+            .map(|v| v.variant.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let v = match variant {
-        Some(want) => results.variants.iter().find(|v| v.variant == want).ok_or_else(|| {
-            TrainError::config("--variant", format!("the job in {} has no `{}` runs; it has: {}", path.display(), want.name(), names()))
-        })?,
+        Some(want) => results
+            .variants
+            .iter()
+            .find(|v| v.variant == want)
+            .ok_or_else(|| {
+                TrainError::config(
+                    "--variant",
+                    format!(
+                        "the job in {} has no `{}` runs; it has: {}",
+                        path.display(),
+                        want.name(),
+                        names()
+                    ),
+                )
+            })?,
         None => results
             .variants
             .first()
@@ -63,13 +86,25 @@ pub fn resolve_model_dir(path: &Path, variant: Option<Variant>, seed: Option<u64
     let run = match seed {
         Some(s) => v.runs.iter().find(|r| r.seed == s).ok_or_else(|| {
             let seeds: Vec<String> = v.runs.iter().map(|r| r.seed.to_string()).collect();
-            TrainError::config("--seed", format!("variant `{}` has no run with seed {s}; seeds: {}", v.variant.name(), seeds.join(", ")))
+            TrainError::config(
+                "--seed",
+                format!(
+                    "variant `{}` has no run with seed {s}; seeds: {}",
+                    v.variant.name(),
+                    seeds.join(", ")
+                ),
+            )
         })?,
         None => v
             .runs
             .iter()
             .min_by(|a, b| a.val.mae_transformed.total_cmp(&b.val.mae_transformed))
-            .ok_or_else(|| TrainError::checkpoint(&results_path, format!("variant `{}` lists no runs", v.variant.name())))?,
+            .ok_or_else(|| {
+                TrainError::checkpoint(
+                    &results_path,
+                    format!("variant `{}` lists no runs", v.variant.name()),
+                )
+            })?,
     };
     Ok(run_dir(path, v.variant, run.seed))
 }
@@ -88,7 +123,11 @@ impl Predictor {
 
     /// Predictions for `structures` (`(name, structure)`; the name is used in errors), in
     /// batches of `batch_size`: one row of `config.outputs` values per structure, task units.
-    pub fn predict(&self, structures: &[(String, Structure)], batch_size: usize) -> Result<Vec<Vec<f64>>> {
+    pub fn predict(
+        &self,
+        structures: &[(String, Structure)],
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f64>>> {
         let mut out = Vec::with_capacity(structures.len());
         for chunk in structures.chunks(batch_size.max(1)) {
             let input = self.input(chunk)?;
@@ -110,14 +149,17 @@ impl Predictor {
     }
 
     fn input(&self, chunk: &[(String, Structure)]) -> Result<CrystalInput> {
-        let graph_err = |name: &str, e: String| TrainError::Input(format!("{name}: cannot build the crystal graph: {e}"));
+        let graph_err = |name: &str, e: String| {
+            TrainError::Input(format!("{name}: cannot build the crystal graph: {e}"))
+        };
         match &self.config.crystal {
             CrystalConfig::Potnet(_) => {
                 let config = potnet_graph::PotNetConfig::default();
                 let graphs = chunk
                     .iter()
                     .map(|(name, s)| {
-                        let g = potnet_graph::build(s, name, &config).map_err(|e| graph_err(name, e.to_string()))?;
+                        let g = potnet_graph::build(s, name, &config)
+                            .map_err(|e| graph_err(name, e.to_string()))?;
                         let infinite: Vec<f32> = g.infinite.iter().flatten().copied().collect();
                         Ok((g, infinite))
                     })
@@ -141,8 +183,11 @@ impl Predictor {
                 let graphs = chunk
                     .iter()
                     .map(|(name, s)| {
-                        let z = s.atomic_numbers(name).map_err(|e| graph_err(name, e.to_string()))?;
-                        let g = cgcnn_graph::build(s, name, &config).map_err(|e| graph_err(name, e.to_string()))?;
+                        let z = s
+                            .atomic_numbers(name)
+                            .map_err(|e| graph_err(name, e.to_string()))?;
+                        let g = cgcnn_graph::build(s, name, &config)
+                            .map_err(|e| graph_err(name, e.to_string()))?;
                         Ok((z, g))
                     })
                     .collect::<Result<Vec<_>>>()?;

@@ -15,7 +15,7 @@ use multimat_train::finetune::{
     FinetuneJob, FinetuneResults, MeanStd, TargetTransform, TestPredictions, Variant,
 };
 use multimat_train::predict::{resolve_model_dir, Predictor};
-use multimat_train::{pretrain, PretrainConfig, PretrainJob, Preset};
+use multimat_train::{pretrain, Preset, PretrainConfig, PretrainJob};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -103,7 +103,12 @@ fn config(task: &str, split: &str, epochs: usize) -> FinetuneConfig {
     }
 }
 
-fn run(config: FinetuneConfig, from: Option<&Path>, variants: Vec<Variant>, out: &Path) -> multimat_train::Result<FinetuneResults> {
+fn run(
+    config: FinetuneConfig,
+    from: Option<&Path>,
+    variants: Vec<Variant>,
+    out: &Path,
+) -> multimat_train::Result<FinetuneResults> {
     let store = Store::open(store_dir()).unwrap();
     finetune(
         FinetuneJob {
@@ -154,7 +159,11 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
     let exp = expected();
     let split = load_split(&store, "t-scratch").unwrap();
     let ids = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(split.train, ids(&exp["split_bulk_modulus_voigt"]["train"]));
     assert_eq!(split.val, ids(&exp["split_bulk_modulus_voigt"]["val"]));
@@ -173,9 +182,18 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(epochs.len(), 3);
-    let val_mae: Vec<f64> = epochs.iter().map(|e| e["val"]["mae_transformed"].as_f64().unwrap()).collect();
-    let argmin = (0..3).min_by(|&a, &b| val_mae[a].total_cmp(&val_mae[b])).unwrap() + 1;
-    assert_eq!(v.runs[0].best_epoch, argmin, "val MAE per epoch {val_mae:?}");
+    let val_mae: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["val"]["mae_transformed"].as_f64().unwrap())
+        .collect();
+    let argmin = (0..3)
+        .min_by(|&a, &b| val_mae[a].total_cmp(&val_mae[b]))
+        .unwrap()
+        + 1;
+    assert_eq!(
+        v.runs[0].best_epoch, argmin,
+        "val MAE per epoch {val_mae:?}"
+    );
     let state: BestState = read(&dir.join("best/state.json"));
     assert_eq!(state.epoch, argmin);
     assert_eq!(state.val_mae_transformed, val_mae[argmin - 1]);
@@ -183,12 +201,32 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
     // Test metrics are the MAE/MSE over the saved test predictions, which the best weights give.
     let tp: TestPredictions = read(&dir.join("test_predictions.json"));
     assert_eq!(tp.ids, split.test);
-    assert_eq!(r.variants[0].runs[0].test.mae, mae(&tp.predictions, &tp.targets));
-    assert_eq!(r.variants[0].runs[0].test.mse, mse(&tp.predictions, &tp.targets));
+    assert_eq!(
+        r.variants[0].runs[0].test.mae,
+        mae(&tp.predictions, &tp.targets)
+    );
+    assert_eq!(
+        r.variants[0].runs[0].test.mse,
+        mse(&tp.predictions, &tp.targets)
+    );
     let (_, best) = load_finetuned(dir, &Device::flex()).unwrap();
-    let graphs = multimat_train::data::CrystalGraphs::load(&store, multimat_train::CrystalKind::Potnet).unwrap();
-    let idx: Vec<usize> = tp.ids.iter().map(|id| store.index_of(id).unwrap()).collect();
-    let again = predict_indices(&best, &graphs, &idx, TargetTransform::None, 8, &Device::flex()).unwrap();
+    let graphs =
+        multimat_train::data::CrystalGraphs::load(&store, multimat_train::CrystalKind::Potnet)
+            .unwrap();
+    let idx: Vec<usize> = tp
+        .ids
+        .iter()
+        .map(|id| store.index_of(id).unwrap())
+        .collect();
+    let again = predict_indices(
+        &best,
+        &graphs,
+        &idx,
+        TargetTransform::None,
+        8,
+        &Device::flex(),
+    )
+    .unwrap();
     for (a, b) in again.iter().zip(&tp.predictions) {
         assert!(close(*a, *b, 1e-5), "{a} vs {b}");
     }
@@ -196,15 +234,25 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
     // The probe's target is its K_Voigt, and `predict` on its CIF gives the test-time value.
     let probe = exp["probe"].as_str().unwrap();
     let k = tp.ids.iter().position(|id| id == probe).unwrap();
-    assert_eq!(tp.targets[k], exp["probe_bulk_modulus_voigt"].as_f64().unwrap());
+    assert_eq!(
+        tp.targets[k],
+        exp["probe_bulk_modulus_voigt"].as_f64().unwrap()
+    );
     let model_dir = resolve_model_dir(&out, None, None).unwrap();
     assert_eq!(&model_dir, dir);
     let predictor = Predictor::load(&model_dir, &Device::flex()).unwrap();
     let cif = fixture(&format!("{probe}.cif"));
     let s = read_structure(&cif, &ReadOptions::default()).unwrap();
-    let p = predictor.predict(&[(cif.display().to_string(), s)], 4).unwrap();
+    let p = predictor
+        .predict(&[(cif.display().to_string(), s)], 4)
+        .unwrap();
     assert_eq!(p.len(), 1);
-    assert!(close(p[0][0], tp.predictions[k], 1e-4), "predict {} vs test-time {}", p[0][0], tp.predictions[k]);
+    assert!(
+        close(p[0][0], tp.predictions[k], 1e-4),
+        "predict {} vs test-time {}",
+        p[0][0],
+        tp.predictions[k]
+    );
 
     // The results files exist; a second job reuses the split file unchanged.
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
@@ -228,13 +276,22 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
     )
     .unwrap();
     assert_eq!(reused, vec![true]);
-    assert_eq!(std::fs::read_to_string(store.dir().join("splits/t-scratch.json")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(store.dir().join("splits/t-scratch.json")).unwrap(),
+        before
+    );
     let second: FinetuneResults = read(&base.join("ft2/results.json"));
     assert!(second.split_reused);
     assert_eq!(second.sizes, r.sizes);
 
     // The same folder is not overwritten.
-    let e = run(config("bulk_modulus_voigt", "t-scratch", 1), None, vec![Variant::Scratch], &out).unwrap_err();
+    let e = run(
+        config("bulk_modulus_voigt", "t-scratch", 1),
+        None,
+        vec![Variant::Scratch],
+        &out,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("already holds"), "{e}");
 }
 
@@ -243,12 +300,24 @@ fn compare_runs_pretrained_scratch_and_cgcnn_on_one_split_and_seeds() {
     let out = tempdir("compare").join("ft");
     let mut c = config("elastic_tensor", "t-compare", 1);
     c.seeds = 2;
-    let r = run(c, Some(pretrained_run()), vec![Variant::Pretrained, Variant::Scratch, Variant::Cgcnn], &out).unwrap();
+    let r = run(
+        c,
+        Some(pretrained_run()),
+        vec![Variant::Pretrained, Variant::Scratch, Variant::Cgcnn],
+        &out,
+    )
+    .unwrap();
     assert_eq!(r.outputs, 15);
     assert_eq!(r.seeds, vec![42, 43]);
     let names: Vec<Variant> = r.variants.iter().map(|v| v.variant).collect();
-    assert_eq!(names, vec![Variant::Pretrained, Variant::Scratch, Variant::Cgcnn]);
-    assert_eq!(r.variants[0].parameters, r.variants[1].parameters, "pretrained and scratch are one network");
+    assert_eq!(
+        names,
+        vec![Variant::Pretrained, Variant::Scratch, Variant::Cgcnn]
+    );
+    assert_eq!(
+        r.variants[0].parameters, r.variants[1].parameters,
+        "pretrained and scratch are one network"
+    );
     assert_ne!(r.variants[1].parameters, r.variants[2].parameters);
     for v in &r.variants {
         assert_eq!(v.runs.len(), 2);
@@ -265,17 +334,32 @@ fn compare_runs_pretrained_scratch_and_cgcnn_on_one_split_and_seeds() {
     let tp0: TestPredictions = read(&r.variants[0].runs[0].dir.join("test_predictions.json"));
     assert_eq!(tp.ids, tp0.ids);
     let exp = expected();
-    let k = tp.ids.iter().position(|id| id == exp["probe"].as_str().unwrap()).unwrap();
-    let want: Vec<f64> = exp["probe_elastic_tensor_15"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let k = tp
+        .ids
+        .iter()
+        .position(|id| id == exp["probe"].as_str().unwrap())
+        .unwrap();
+    let want: Vec<f64> = exp["probe_elastic_tensor_15"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     assert_eq!(&tp.targets[15 * k..15 * (k + 1)], want.as_slice());
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
-    for row in ["| MultiMat pretrained | PotNet |", "| from scratch | PotNet |", "| CGCNN | CGCNN |"] {
+    for row in [
+        "| MultiMat pretrained | PotNet |",
+        "| from scratch | PotNet |",
+        "| CGCNN | CGCNN |",
+    ] {
         assert!(md.contains(row), "{row} missing from\n{md}");
     }
     // predict picks a variant and seed of the job.
     let d = resolve_model_dir(&out, Some(Variant::Cgcnn), Some(43)).unwrap();
     assert!(d.ends_with("cgcnn/seed-43"), "{}", d.display());
-    let e = resolve_model_dir(&out, Some(Variant::Cgcnn), Some(7)).unwrap_err().to_string();
+    let e = resolve_model_dir(&out, Some(Variant::Cgcnn), Some(7))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("seed 7"), "{e}");
 }
 
@@ -292,14 +376,20 @@ fn log10_excludes_non_positive_targets_and_reports_both_units() {
     assert_eq!(r.target_transform, TargetTransform::Log10);
     let run0 = &r.variants[0].runs[0];
     let tp: TestPredictions = read(&run0.dir.join("test_predictions.json"));
-    assert!(tp.predictions.iter().all(|&p| p > 0.0), "inverse of log10 is positive");
+    assert!(
+        tp.predictions.iter().all(|&p| p > 0.0),
+        "inverse of log10 is positive"
+    );
     assert!(tp.targets.iter().all(|&t| t > 0.0));
     assert_eq!(run0.test.mae, mae(&tp.predictions, &tp.targets));
     let lp: Vec<f64> = tp.predictions.iter().map(|p| p.log10()).collect();
     let lt: Vec<f64> = tp.targets.iter().map(|t| t.log10()).collect();
     assert!(close(run0.test.mae_transformed, mae(&lp, &lt), 1e-12));
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
-    assert!(md.contains("test MAE (log10)") && md.contains("non-positive"), "{md}");
+    assert!(
+        md.contains("test MAE (log10)") && md.contains("non-positive"),
+        "{md}"
+    );
     // The model folder records the transform, and predict undoes it.
     let (mc, _) = load_finetuned(&run0.dir, &Device::flex()).unwrap();
     assert_eq!(mc.target_transform, TargetTransform::Log10);
@@ -308,27 +398,62 @@ fn log10_excludes_non_positive_targets_and_reports_both_units() {
 #[test]
 fn bad_task_missing_run_and_bad_combinations_are_named() {
     let base = tempdir("bad");
-    let e = run(config("bulk_modulus_typo", "t-bad", 1), None, vec![Variant::Scratch], &base.join("a"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("bulk_modulus_typo") && e.contains("bulk_modulus_voigt") && e.contains("elastic_tensor"), "{e}");
-    let e = run(config("band_gap", "t-bad", 1), None, vec![Variant::Scratch], &base.join("a"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("`band_gap`") && e.contains("shear_modulus_voigt"), "{e}");
-    let e = run(config("bulk_modulus_voigt", "t-bad", 1), Some(&base.join("no-such-run")), vec![Variant::Pretrained], &base.join("a"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("no-such-run") && e.contains("config.json"), "{e}");
-    let e = run(config("bulk_modulus_voigt", "t-bad", 1), None, vec![Variant::Pretrained], &base.join("a"))
-        .unwrap_err()
-        .to_string();
+    let e = run(
+        config("bulk_modulus_typo", "t-bad", 1),
+        None,
+        vec![Variant::Scratch],
+        &base.join("a"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("bulk_modulus_typo")
+            && e.contains("bulk_modulus_voigt")
+            && e.contains("elastic_tensor"),
+        "{e}"
+    );
+    let e = run(
+        config("band_gap", "t-bad", 1),
+        None,
+        vec![Variant::Scratch],
+        &base.join("a"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("`band_gap`") && e.contains("shear_modulus_voigt"),
+        "{e}"
+    );
+    let e = run(
+        config("bulk_modulus_voigt", "t-bad", 1),
+        Some(&base.join("no-such-run")),
+        vec![Variant::Pretrained],
+        &base.join("a"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no-such-run") && e.contains("config.json"),
+        "{e}"
+    );
+    let e = run(
+        config("bulk_modulus_voigt", "t-bad", 1),
+        None,
+        vec![Variant::Pretrained],
+        &base.join("a"),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("--from"), "{e}");
     let mut c = config("elastic_tensor", "t-bad", 1);
     c.target_transform = TargetTransform::Log10;
-    let e = run(c, None, vec![Variant::Scratch], &base.join("a")).unwrap_err().to_string();
+    let e = run(c, None, vec![Variant::Scratch], &base.join("a"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("log10"), "{e}");
     assert!(!base.join("a").exists(), "failed jobs leave nothing behind");
-    let e = resolve_model_dir(&base, None, None).unwrap_err().to_string();
+    let e = resolve_model_dir(&base, None, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not a fine-tuned model"), "{e}");
 }

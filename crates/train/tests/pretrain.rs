@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use multimat_dataset::{build_graph_cache, GraphKind, Store};
+use multimat_dataset::{build_graph_cache, make_split, save_split, GraphKind, Store};
 use multimat_import::{import, ImportOptions, Recipe};
 use multimat_train::config::Modality;
 use multimat_train::{load_run, pretrain, Event, PretrainConfig, PretrainJob, Preset};
@@ -36,6 +36,10 @@ fn store_dir() -> &'static Path {
         let store = Store::open(&out).unwrap();
         assert_eq!(store.len(), 40);
         build_graph_cache(&store, GraphKind::Potnet, &|_| {}).unwrap();
+        // The run's split, made here once so that the tests running in parallel never race to
+        // create it.
+        let split = make_split(&store, 7, [0.8, 0.1, 0.1], "multimat").unwrap();
+        save_split(&store, &split).unwrap();
         out
     })
 }

@@ -21,6 +21,8 @@ pub enum Command {
     /// Frozen BERT text encoder: texts/s at batch 32 beside one text at a time, and the
     /// token-length distribution of the shipped descriptions.
     Text(super::text::BenchArgs),
+    /// Exact cosine top-k search (blocked matrix products) against a naive scan, 1M × 128.
+    Search(super::bench_search::Args),
 }
 
 #[derive(clap::Args)]
@@ -65,6 +67,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Modalities(args) => modalities(args),
         Command::Encoders(args) => super::bench_encoders::run(args),
         Command::Text(args) => super::text::bench(args),
+        Command::Search(args) => super::bench_search::run(args),
     }
 }
 

@@ -94,7 +94,9 @@ fn variants(args: &Args) -> anyhow::Result<Vec<Variant>> {
             Variant::Pretrained
         }]),
         Some("cgcnn") => Ok(vec![Variant::Cgcnn]),
-        Some(other) => anyhow::bail!("--encoder: unknown crystal encoder `{other}`; use potnet or cgcnn"),
+        Some(other) => {
+            anyhow::bail!("--encoder: unknown crystal encoder `{other}`; use potnet or cgcnn")
+        }
     }
 }
 
@@ -107,18 +109,31 @@ fn config_from(args: &Args) -> anyhow::Result<FinetuneConfig> {
         ..Default::default()
     };
     if let Some(t) = &args.target_transform {
-        c.target_transform = t.parse().map_err(|e: String| anyhow::anyhow!("--target-transform: {e}"))?;
+        c.target_transform = t
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--target-transform: {e}"))?;
     }
     if let Some(p) = &args.preset {
         if args.from.is_some() {
             anyhow::bail!("--preset: the architecture comes from the pretraining run given by --from; drop --preset");
         }
-        c.preset = p.parse().map_err(|e: String| anyhow::anyhow!("--preset: {e}"))?;
+        c.preset = p
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--preset: {e}"))?;
     }
     macro_rules! set {
         ($($field:ident),*) => {$(if let Some(v) = &args.$field { c.$field = v.clone(); })*};
     }
-    set!(seed, epochs, batch_size, lr, warmup_epochs, weight_decay, device, threads);
+    set!(
+        seed,
+        epochs,
+        batch_size,
+        lr,
+        warmup_epochs,
+        weight_decay,
+        device,
+        threads
+    );
     Ok(c.validated("flags")?)
 }
 
@@ -178,13 +193,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "{label}: {parameters} trainable parameters, {steps_per_epoch} steps per epoch, {e} epochs"
             ));
         }
-        Event::Step { epoch, step, loss, lr } => {
+        Event::Step {
+            epoch,
+            step,
+            loss,
+            lr,
+        } => {
             let b = bar.get_or_insert_with(|| {
                 let b = bars.add(super::progress_bar(steps as u64, "fine-tuning"));
                 b.set_style(
-                    indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta}) {prefix}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {pos}/{len} ({eta}) {prefix}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 b
             });

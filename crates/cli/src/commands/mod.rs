@@ -2,6 +2,7 @@
 //! library crates.
 
 pub mod bench;
+pub mod bench_search;
 pub mod bench_encoders;
 pub mod convert;
 pub mod evaluate;
@@ -13,6 +14,7 @@ pub mod inspect;
 pub mod modality;
 pub mod predict;
 pub mod pretrain;
+pub mod umap;
 pub mod text;
 
 use std::path::Path;

@@ -38,7 +38,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let variant = match &args.variant {
-        Some(v) => Some(v.parse::<Variant>().map_err(|e| anyhow::anyhow!("--variant: {e}"))?),
+        Some(v) => Some(
+            v.parse::<Variant>()
+                .map_err(|e| anyhow::anyhow!("--variant: {e}"))?,
+        ),
         None => None,
     };
     let device = parse_device(&args.device)
@@ -62,7 +65,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let columns: Vec<String> = if c.outputs == 1 {
         vec![c.task.name().to_string()]
     } else {
-        (0..c.outputs).map(|k| format!("{}_{k}", c.task.name())).collect()
+        (0..c.outputs)
+            .map(|k| format!("{}_{k}", c.task.name()))
+            .collect()
     };
     let mut text = format!("file,{}\n", columns.join(","));
     for ((name, _), row) in structures.iter().zip(&rows) {
