@@ -159,7 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } => {
             steps = steps_per_epoch;
             epochs = e;
-            let _ = bars.println(format!(
+            bars.suspend(|| eprintln!(
                 "pretraining {} trainable parameters on {train} materials ({val} held out), {steps_per_epoch} steps per epoch, epochs {first_epoch}..={e}",
                 parameters
             ));
@@ -205,7 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let _ = bars.println(format!(
+            bars.suspend(|| eprintln!(
                 "epoch {:>3}: train loss {:.4}  val loss {}  {:.1} materials/s  {:.0} s  {}",
                 r.epoch,
                 r.train_loss,
