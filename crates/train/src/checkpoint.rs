@@ -229,7 +229,12 @@ pub fn load_weights<M: Module>(mut model: M, path: &Path) -> Result<M> {
         .map_err(|e| TrainError::checkpoint(path, e.to_string()))?;
     if !result.errors.is_empty() || !result.missing.is_empty() {
         let mut problems: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
-        problems.extend(result.missing.iter().map(|(k, why)| format!("missing {k} ({why})")));
+        problems.extend(
+            result
+                .missing
+                .iter()
+                .map(|(k, why)| format!("missing {k} ({why})")),
+        );
         problems.truncate(5);
         return Err(TrainError::checkpoint(
             path,

@@ -203,9 +203,17 @@ impl PretrainConfig {
     /// Checks every value and puts the crystal first in `modalities`; `source` names the
     /// configuration in errors.
     pub fn validated(mut self, source: &str) -> Result<Self> {
-        let bad = |key: &str, problem: String| Err(TrainError::config(format!("{source}: {key}"), problem));
+        let bad = |key: &str, problem: String| {
+            Err(TrainError::config(format!("{source}: {key}"), problem))
+        };
         if self.anchor != Modality::Crystal {
-            return bad("anchor", format!("only `crystal` can anchor the latent space (the reference's choice), got `{}`", self.anchor));
+            return bad(
+                "anchor",
+                format!(
+                    "only `crystal` can anchor the latent space (the reference's choice), got `{}`",
+                    self.anchor
+                ),
+            );
         }
         let mut mods = vec![Modality::Crystal];
         for m in &self.modalities {
@@ -218,7 +226,10 @@ impl PretrainConfig {
             }
         }
         if mods.len() < 2 {
-            return bad("modalities", "need the crystal and at least one other modality".into());
+            return bad(
+                "modalities",
+                "need the crystal and at least one other modality".into(),
+            );
         }
         self.modalities = mods;
         let n = self.modalities.len();
@@ -231,29 +242,57 @@ impl PretrainConfig {
             _ => (true, ""),
         };
         if !needs.0 {
-            return bad("loss", format!("`{}` needs {}, the config lists {n}", self.loss, needs.1));
+            return bad(
+                "loss",
+                format!("`{}` needs {}, the config lists {n}", self.loss, needs.1),
+            );
         }
         if self.batch_size < 2 {
-            return bad("batch_size", format!("must be at least 2 for a contrastive loss, got {}", self.batch_size));
+            return bad(
+                "batch_size",
+                format!(
+                    "must be at least 2 for a contrastive loss, got {}",
+                    self.batch_size
+                ),
+            );
         }
         if self.epochs == 0 {
             return bad("epochs", "must be at least 1".into());
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.lr) {
-            return bad("lr", format!("must be positive and finite, got {}", self.lr));
+            return bad(
+                "lr",
+                format!("must be positive and finite, got {}", self.lr),
+            );
         }
         if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0) {
-            return bad("warmup_epochs", format!("must be >= 0, got {}", self.warmup_epochs));
+            return bad(
+                "warmup_epochs",
+                format!("must be >= 0, got {}", self.warmup_epochs),
+            );
         }
         if !(self.min_lr_ratio.is_finite() && (0.0..=1.0).contains(&self.min_lr_ratio)) {
-            return bad("min_lr_ratio", format!("must be in [0, 1], got {}", self.min_lr_ratio));
+            return bad(
+                "min_lr_ratio",
+                format!("must be in [0, 1], got {}", self.min_lr_ratio),
+            );
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad("weight_decay", format!("must be >= 0, got {}", self.weight_decay));
+            return bad(
+                "weight_decay",
+                format!("must be >= 0, got {}", self.weight_decay),
+            );
         }
-        if !self.betas.iter().all(|b| b.is_finite() && (0.0..1.0).contains(b)) {
-            return bad("betas", format!("each must be in [0, 1), got {:?}", self.betas));
+        if !self
+            .betas
+            .iter()
+            .all(|b| b.is_finite() && (0.0..1.0).contains(b))
+        {
+            return bad(
+                "betas",
+                format!("each must be in [0, 1), got {:?}", self.betas),
+            );
         }
         if !positive(self.eps) {
             return bad("eps", format!("must be positive, got {}", self.eps));
@@ -264,11 +303,20 @@ impl PretrainConfig {
             }
         }
         if !positive(self.temperature) {
-            return bad("temperature", format!("must be positive, got {}", self.temperature));
+            return bad(
+                "temperature",
+                format!("must be positive, got {}", self.temperature),
+            );
         }
         let r = self.split_ratios;
-        if !(r.iter().all(|x| x.is_finite() && *x >= 0.0) && r.iter().sum::<f64>() <= 1.0 + 1e-9 && r[0] > 0.0) {
-            return bad("split_ratios", format!("need train > 0, all >= 0 and a sum <= 1, got {r:?}"));
+        if !(r.iter().all(|x| x.is_finite() && *x >= 0.0)
+            && r.iter().sum::<f64>() <= 1.0 + 1e-9
+            && r[0] > 0.0)
+        {
+            return bad(
+                "split_ratios",
+                format!("need train > 0, all >= 0 and a sum <= 1, got {r:?}"),
+            );
         }
         crate::device::parse_device(&self.device)
             .map_err(|p| TrainError::config(format!("{source}: device"), p))?;
@@ -322,12 +370,21 @@ mod tests {
             ("device = \"tpu\"", "device"),
             ("anchor = \"text\"", "anchor"),
         ] {
-            let err = PretrainConfig::from_toml_str(text, "p.toml").unwrap_err().to_string();
-            assert!(err.contains(key) && err.starts_with("p.toml"), "{text}: {err}");
+            let err = PretrainConfig::from_toml_str(text, "p.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(key) && err.starts_with("p.toml"),
+                "{text}: {err}"
+            );
         }
-        let err = PretrainConfig::from_toml_str("batchsize = 3", "p.toml").unwrap_err().to_string();
+        let err = PretrainConfig::from_toml_str("batchsize = 3", "p.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("batchsize"), "{err}");
-        let err = PretrainConfig::from_toml_str("loss = \"clipp\"", "p.toml").unwrap_err().to_string();
+        let err = PretrainConfig::from_toml_str("loss = \"clipp\"", "p.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("clipp"), "{err}");
     }
 }

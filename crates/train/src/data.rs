@@ -63,7 +63,10 @@ impl CrystalGraphs {
     pub fn atoms(&self, i: usize) -> usize {
         match self {
             CrystalGraphs::Potnet(c) => c.graph(i).atomic_numbers.len(),
-            CrystalGraphs::Cgcnn(g) => g.get(i).and_then(Option::as_ref).map_or(0, |(z, _)| z.len()),
+            CrystalGraphs::Cgcnn(g) => g
+                .get(i)
+                .and_then(Option::as_ref)
+                .map_or(0, |(z, _)| z.len()),
         }
     }
 
@@ -126,7 +129,9 @@ pub fn load_batch(
     let b = indices.len();
     let mut arrays = BTreeMap::new();
     for &m in modalities {
-        let Some(name) = m.store_array() else { continue };
+        let Some(name) = m.store_array() else {
+            continue;
+        };
         let (values, exists) = batch
             .modalities
             .get(name)
@@ -138,10 +143,9 @@ pub fn load_batch(
             .shape()
             .to_vec();
         let input = match (m, shape.as_slice()) {
-            (Modality::Dos | Modality::PhononDos, &[c, l]) => ArrayInput::Spectrum(Tensor::from_data(
-                TensorData::new(values, [b, c, l]),
-                device,
-            )),
+            (Modality::Dos | Modality::PhononDos, &[c, l]) => ArrayInput::Spectrum(
+                Tensor::from_data(TensorData::new(values, [b, c, l]), device),
+            ),
             (Modality::Density, &[c, x, y, z]) => ArrayInput::Grid(Tensor::from_data(
                 TensorData::new(values, [b, c, x, y, z]),
                 device,
@@ -149,11 +153,9 @@ pub fn load_batch(
             (Modality::Text, &[d]) => {
                 ArrayInput::Vector(Tensor::from_data(TensorData::new(values, [b, d]), device))
             }
-            (_, s) => {
-                return Err(TrainError::Input(format!(
-                    "store modality `{name}` has row shape {s:?}, which the `{m}` encoder cannot take"
-                )))
-            }
+            (_, s) => return Err(TrainError::Input(format!(
+                "store modality `{name}` has row shape {s:?}, which the `{m}` encoder cannot take"
+            ))),
         };
         arrays.insert(m, (input, exists));
     }
@@ -179,14 +181,22 @@ pub fn check_store_modalities(store: &Store, modalities: &[Modality]) -> Result<
             if store.modality(name).is_none() {
                 let have: Vec<&str> = store.modality_names().collect();
                 let hint = match m {
-                    Modality::Text => " (frozen text vectors: `multimat text embed --model DIR --data STORE`)",
-                    Modality::Density => " (import CHGCARs, or set derive_density in the import recipe)",
+                    Modality::Text => {
+                        " (frozen text vectors: `multimat text embed --model DIR --data STORE`)"
+                    }
+                    Modality::Density => {
+                        " (import CHGCARs, or set derive_density in the import recipe)"
+                    }
                     _ => "",
                 };
                 return Err(TrainError::Input(format!(
                     "{}: the store has no `{name}` modality{hint}; it has: {}",
                     store.dir().display(),
-                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
                 )));
             }
         }

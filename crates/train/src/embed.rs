@@ -48,9 +48,10 @@ pub fn embed_modality(
             Modality::Crystal => model.crystal.forward(&graphs.input(chunk, device)?)?,
             m => {
                 let inputs = load_batch(store, graphs, chunk, &mods, device)?;
-                let (x, exists) = inputs.arrays.get(&m).ok_or_else(|| {
-                    TrainError::Input(format!("the batch has no `{m}` input"))
-                })?;
+                let (x, exists) = inputs
+                    .arrays
+                    .get(&m)
+                    .ok_or_else(|| TrainError::Input(format!("the batch has no `{m}` input")))?;
                 if let Some(p) = exists.iter().position(|e| !e) {
                     return Err(TrainError::Input(format!(
                         "material {} has no `{m}`",

@@ -65,7 +65,9 @@ impl std::str::FromStr for CrystalKind {
         match s.trim() {
             "potnet" => Ok(CrystalKind::Potnet),
             "cgcnn" => Ok(CrystalKind::Cgcnn),
-            other => Err(format!("unknown crystal encoder `{other}`; use potnet or cgcnn")),
+            other => Err(format!(
+                "unknown crystal encoder `{other}`; use potnet or cgcnn"
+            )),
         }
     }
 }
@@ -156,7 +158,11 @@ impl ModelConfig {
         let small = preset == Preset::Small;
         let crystal = match crystal {
             CrystalKind::Potnet => {
-                let base = if small { PotNetConfig::small() } else { PotNetConfig::new() };
+                let base = if small {
+                    PotNetConfig::small()
+                } else {
+                    PotNetConfig::new()
+                };
                 CrystalConfig::Potnet(overlay(
                     base.with_embedding_dim(latent),
                     &overrides.potnet,
@@ -164,7 +170,11 @@ impl ModelConfig {
                 )?)
             }
             CrystalKind::Cgcnn => {
-                let base = if small { CgcnnConfig::small() } else { CgcnnConfig::new() };
+                let base = if small {
+                    CgcnnConfig::small()
+                } else {
+                    CgcnnConfig::new()
+                };
                 CrystalConfig::Cgcnn(overlay(
                     base.with_embedding_dim(latent),
                     &overrides.cgcnn,
@@ -173,7 +183,11 @@ impl ModelConfig {
             }
         };
         let dos_config = || -> Result<DosTransformerConfig> {
-            let base = if small { DosTransformerConfig::small() } else { DosTransformerConfig::new() };
+            let base = if small {
+                DosTransformerConfig::small()
+            } else {
+                DosTransformerConfig::new()
+            };
             overlay(base.with_dim(latent), &overrides.dos, "dos")
         };
         let has = |m: Modality| modalities.contains(&m);
@@ -181,7 +195,11 @@ impl ModelConfig {
             let d_input = text_dim.ok_or_else(|| {
                 TrainError::config("modalities", "`text` needs the store's frozen text vectors (modality `text`); run `multimat text embed` or import them")
             })?;
-            let base = if small { TextMlpConfig::small() } else { TextMlpConfig::new() };
+            let base = if small {
+                TextMlpConfig::small()
+            } else {
+                TextMlpConfig::new()
+            };
             let c: TextMlpConfig = overlay(base.with_d_output(latent), &overrides.text, "text")?;
             Some(c.with_d_input(d_input))
         } else {
@@ -193,8 +211,16 @@ impl ModelConfig {
             dos: has(Modality::Dos).then(dos_config).transpose()?,
             phonon_dos: has(Modality::PhononDos).then(dos_config).transpose()?,
             density: if has(Modality::Density) {
-                let base = if small { ResNeXt3dConfig::small() } else { ResNeXt3dConfig::new() };
-                Some(overlay(base.with_d_output(latent), &overrides.density, "density")?)
+                let base = if small {
+                    ResNeXt3dConfig::small()
+                } else {
+                    ResNeXt3dConfig::new()
+                };
+                Some(overlay(
+                    base.with_d_output(latent),
+                    &overrides.density,
+                    "density",
+                )?)
             } else {
                 None
             },
@@ -225,7 +251,8 @@ impl ModelConfig {
             widths.push(("phonon_dos", c.dim));
         }
         if let Some(c) = &self.density {
-            c.validate().map_err(|e| invalid("density", e.to_string()))?;
+            c.validate()
+                .map_err(|e| invalid("density", e.to_string()))?;
             widths.push(("density", c.d_output));
         }
         if let Some(c) = &self.text {
@@ -470,7 +497,15 @@ mod tests {
         let mut t = serde_json::Map::new();
         t.insert("conv_layers".into(), 1.into());
         o.potnet = Some(t);
-        let c = ModelConfig::build(Preset::Small, CrystalKind::Potnet, &[Modality::Crystal, Modality::Dos], &o, None, None).unwrap();
+        let c = ModelConfig::build(
+            Preset::Small,
+            CrystalKind::Potnet,
+            &[Modality::Crystal, Modality::Dos],
+            &o,
+            None,
+            None,
+        )
+        .unwrap();
         match c.crystal {
             CrystalConfig::Potnet(p) => assert_eq!(p.conv_layers, 1),
             _ => unreachable!(),
@@ -478,14 +513,41 @@ mod tests {
         let mut t = serde_json::Map::new();
         t.insert("convlayers".into(), 1.into());
         o.potnet = Some(t);
-        let e = ModelConfig::build(Preset::Small, CrystalKind::Potnet, &[Modality::Crystal], &o, None, None).unwrap_err();
+        let e = ModelConfig::build(
+            Preset::Small,
+            CrystalKind::Potnet,
+            &[Modality::Crystal],
+            &o,
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("encoders.potnet.convlayers"), "{e}");
         let mut t = serde_json::Map::new();
         t.insert("dim".into(), 16.into());
-        let o = EncoderOverrides { dos: Some(t), ..Default::default() };
-        let e = ModelConfig::build(Preset::Small, CrystalKind::Potnet, &[Modality::Crystal, Modality::Dos], &o, None, None).unwrap_err();
+        let o = EncoderOverrides {
+            dos: Some(t),
+            ..Default::default()
+        };
+        let e = ModelConfig::build(
+            Preset::Small,
+            CrystalKind::Potnet,
+            &[Modality::Crystal, Modality::Dos],
+            &o,
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("latent"), "{e}");
-        let e = ModelConfig::build(Preset::Small, CrystalKind::Potnet, &[Modality::Crystal, Modality::Text], &EncoderOverrides::default(), None, None).unwrap_err();
+        let e = ModelConfig::build(
+            Preset::Small,
+            CrystalKind::Potnet,
+            &[Modality::Crystal, Modality::Text],
+            &EncoderOverrides::default(),
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("text"), "{e}");
     }
 }

@@ -154,7 +154,10 @@ fn select(
     graphs: &CrystalGraphs,
     config: &PretrainConfig,
 ) -> Result<(Vec<usize>, Vec<usize>)> {
-    let path = store.dir().join("splits").join(format!("{}.json", config.split));
+    let path = store
+        .dir()
+        .join("splits")
+        .join(format!("{}.json", config.split));
     let split = if path.exists() {
         load_split(store, &config.split)?
     } else {
@@ -171,7 +174,10 @@ fn select(
         }
         out
     };
-    Ok((keep(&idx.train, config.max_train), keep(&idx.val, config.max_val)))
+    Ok((
+        keep(&idx.train, config.max_train),
+        keep(&idx.val, config.max_val),
+    ))
 }
 
 fn loss_of(
@@ -276,10 +282,12 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
         }
         let config = job.config.clone().validated("pretrain config")?;
         check_store_modalities(store, &config.modalities)?;
-        let learnable = config.learnable_temperature.then(|| LearnableTemperatureConfig {
-            tau_init: config.temperature,
-            ..Default::default()
-        });
+        let learnable = config
+            .learnable_temperature
+            .then(|| LearnableTemperatureConfig {
+                tau_init: config.temperature,
+                ..Default::default()
+            });
         let model = ModelConfig::build(
             config.preset,
             config.crystal_encoder,
@@ -292,7 +300,13 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
         fs::create_dir_all(&run).map_err(|e| TrainError::io(&run, e))?;
-        let rc = RunConfig::new(config, model, job.store_name.clone(), store.len(), text_encoder);
+        let rc = RunConfig::new(
+            config,
+            model,
+            job.store_name.clone(),
+            store.len(),
+            text_encoder,
+        );
         write_json(&config_path, &rc)?;
         rc
     };
@@ -374,7 +388,9 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
     });
 
     let mut records = Vec::new();
-    let last = job.stop_after.map_or(config.epochs, |s| s.min(config.epochs));
+    let last = job
+        .stop_after
+        .map_or(config.epochs, |s| s.min(config.epochs));
     for epoch in state.epochs_completed + 1..=last {
         let started = Instant::now();
         let (mut loss_sum, mut seen, mut lr) = (0.0, 0usize, 0.0);
@@ -473,15 +489,51 @@ fn validate(
     let val_loss = (n > 0).then(|| sum / n as f64);
     let mut retrieval = Vec::new();
     let bs = config.batch_size.max(2);
-    for &m in config.modalities.iter().filter(|&&m| m != Modality::Crystal) {
+    for &m in config
+        .modalities
+        .iter()
+        .filter(|&&m| m != Modality::Crystal)
+    {
         let both = with_modality(store, graphs, m, val)?;
         if both.len() < 2 {
             continue;
         }
-        let c = embed_modality(&eval, store, graphs, Modality::Crystal, &both, bs, true, &device, &mut |_| {})?;
-        let o = embed_modality(&eval, store, graphs, m, &both, bs, true, &device, &mut |_| {})?;
-        retrieval.push(pair_retrieval("crystal", m.name(), &c.values, &o.values, c.dim));
-        retrieval.push(pair_retrieval(m.name(), "crystal", &o.values, &c.values, c.dim));
+        let c = embed_modality(
+            &eval,
+            store,
+            graphs,
+            Modality::Crystal,
+            &both,
+            bs,
+            true,
+            &device,
+            &mut |_| {},
+        )?;
+        let o = embed_modality(
+            &eval,
+            store,
+            graphs,
+            m,
+            &both,
+            bs,
+            true,
+            &device,
+            &mut |_| {},
+        )?;
+        retrieval.push(pair_retrieval(
+            "crystal",
+            m.name(),
+            &c.values,
+            &o.values,
+            c.dim,
+        ));
+        retrieval.push(pair_retrieval(
+            m.name(),
+            "crystal",
+            &o.values,
+            &c.values,
+            c.dim,
+        ));
     }
     Ok((val_loss, retrieval))
 }
@@ -489,6 +541,9 @@ fn validate(
 impl MultiMat {
     /// The device of the model's parameters.
     pub fn crystal_device(&self) -> Device {
-        self.devices().into_iter().next().unwrap_or_else(Device::flex)
+        self.devices()
+            .into_iter()
+            .next()
+            .unwrap_or_else(Device::flex)
     }
 }

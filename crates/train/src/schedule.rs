@@ -39,7 +39,12 @@ mod tests {
     #[test]
     fn matches_the_reference_formula() {
         // B = 128, lr = 1e-4 → peak 5e-5; 10 warm-up epochs of 5 steps, 50 epochs.
-        let s = WarmupCosine { peak: 5e-5, warmup: 50.0, total: 250, min_ratio: 1e-3 };
+        let s = WarmupCosine {
+            peak: 5e-5,
+            warmup: 50.0,
+            total: 250,
+            min_ratio: 1e-3,
+        };
         assert_eq!(s.lr(0), 0.0);
         assert!((s.lr(25) - 2.5e-5).abs() < 1e-18);
         assert!((s.lr(50) - 5e-5).abs() < 1e-18);
@@ -52,7 +57,12 @@ mod tests {
 
     #[test]
     fn no_warmup_starts_at_the_peak() {
-        let s = WarmupCosine { peak: 1.0, warmup: 0.0, total: 10, min_ratio: 0.0 };
+        let s = WarmupCosine {
+            peak: 1.0,
+            warmup: 0.0,
+            total: 10,
+            min_ratio: 0.0,
+        };
         assert_eq!(s.lr(0), 1.0);
         assert!(s.lr(10).abs() < 1e-15);
     }

@@ -52,7 +52,13 @@ pub fn partner_ranks(query: &[f32], gallery: &[f32], d: usize) -> Vec<usize> {
 
 /// Retrieval statistics of `query` → `gallery` (both `n × d`, already normalised, row i of
 /// each the same material).
-pub fn pair_retrieval(query_name: &str, gallery_name: &str, query: &[f32], gallery: &[f32], d: usize) -> PairRetrieval {
+pub fn pair_retrieval(
+    query_name: &str,
+    gallery_name: &str,
+    query: &[f32],
+    gallery: &[f32],
+    d: usize,
+) -> PairRetrieval {
     let ranks = partner_ranks(query, gallery, d);
     let n = ranks.len();
     let frac = |k: usize| {
@@ -69,8 +75,16 @@ pub fn pair_retrieval(query_name: &str, gallery_name: &str, query: &[f32], galle
         top1: frac(1),
         top5: frac(5),
         top10: frac(10),
-        chance_top5: if n == 0 { 0.0 } else { (5.0 / n as f64).min(1.0) },
-        mean_rank: if n == 0 { 0.0 } else { ranks.iter().sum::<usize>() as f64 / n as f64 },
+        chance_top5: if n == 0 {
+            0.0
+        } else {
+            (5.0 / n as f64).min(1.0)
+        },
+        mean_rank: if n == 0 {
+            0.0
+        } else {
+            ranks.iter().sum::<usize>() as f64 / n as f64
+        },
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use multimat_dataset::{build_graph_cache, make_split, save_split, GraphKind, Store};
 use multimat_import::{import, ImportOptions, Recipe};
 use multimat_train::config::Modality;
-use multimat_train::{load_run, pretrain, Event, PretrainConfig, PretrainJob, Preset};
+use multimat_train::{load_run, pretrain, Event, Preset, PretrainConfig, PretrainJob};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -84,7 +84,11 @@ fn same_seed_same_losses_and_resume_continues_exactly() {
     let base = tempdir("det");
     let a = run(&base.join("a"), config(), false, None);
     let b = run(&base.join("b"), config(), false, None);
-    assert_eq!(a.len(), 12, "32 training materials / batch 8 = 4 steps × 3 epochs");
+    assert_eq!(
+        a.len(),
+        12,
+        "32 training materials / batch 8 = 4 steps × 3 epochs"
+    );
     assert_eq!(a, b, "same seed, same losses");
 
     let c1 = run(&base.join("c"), config(), false, Some(1));
@@ -110,7 +114,10 @@ fn same_seed_same_losses_and_resume_continues_exactly() {
         assert_eq!(x["val_loss"], y["val_loss"]);
     }
     // The loss falls on the training set.
-    let (first, last) = (ea[0]["train_loss"].as_f64().unwrap(), ea[2]["train_loss"].as_f64().unwrap());
+    let (first, last) = (
+        ea[0]["train_loss"].as_f64().unwrap(),
+        ea[2]["train_loss"].as_f64().unwrap(),
+    );
     assert!(last < first, "train loss {first} → {last}");
 
     // The saved weights load for inference and embed deterministically.

@@ -46,7 +46,10 @@ fn peak_rss_mib() -> Option<f64> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rng = SplitMix64::new(7);
     let (n, d) = (args.gallery, args.dim);
-    eprintln!("random unit gallery {n} × {d} (f32, {:.0} MiB)", (n * d * 4) as f64 / 1048576.0);
+    eprintln!(
+        "random unit gallery {n} × {d} (f32, {:.0} MiB)",
+        (n * d * 4) as f64 / 1048576.0
+    );
     let gallery = unit_rows(n, d, &mut rng);
     let queries = unit_rows(args.queries.max(args.naive_queries), d, &mut rng);
 

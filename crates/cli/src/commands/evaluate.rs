@@ -130,7 +130,8 @@ impl Session {
 }
 
 fn parse_modality(s: &str) -> anyhow::Result<Modality> {
-    s.parse::<Modality>().map_err(|e| anyhow::anyhow!("--modality: {e}"))
+    s.parse::<Modality>()
+        .map_err(|e| anyhow::anyhow!("--modality: {e}"))
 }
 
 /// `multimat embed`.
@@ -244,14 +245,22 @@ pub fn retrieval_report(input: &RunInput) -> anyhow::Result<Vec<retrieval::Retri
 pub fn print_retrieval(reports: &[retrieval::RetrievalReport]) {
     println!(
         "{:<24} {:>6} {:>14} {:>14} {:>14} {:>10} {:>10}",
-        "query → gallery", "n", "top1 (chance)", "top5 (chance)", "top10 (chance)", "mean rank", "chance"
+        "query → gallery",
+        "n",
+        "top1 (chance)",
+        "top5 (chance)",
+        "top10 (chance)",
+        "mean rank",
+        "chance"
     );
     for r in reports {
         let cell = |k: usize| {
             r.top_k
                 .iter()
                 .find(|t| t.k == k)
-                .map_or("-".to_string(), |t| format!("{:.3} ({:.3})", t.accuracy, t.chance))
+                .map_or("-".to_string(), |t| {
+                    format!("{:.3} ({:.3})", t.accuracy, t.chance)
+                })
         };
         println!(
             "{:<24} {:>6} {:>14} {:>14} {:>14} {:>10.1} {:>10.1}",
@@ -313,7 +322,12 @@ pub fn discovery_report(a: &DiscoveryArgs) -> anyhow::Result<discovery::Discover
         seed: a.seed,
         ..Default::default()
     };
-    Ok(discovery::evaluate(&targets, &candidates, &curves, &config)?)
+    Ok(discovery::evaluate(
+        &targets,
+        &candidates,
+        &curves,
+        &config,
+    )?)
 }
 
 pub fn print_discovery(r: &discovery::DiscoveryReport) {
@@ -400,7 +414,13 @@ pub fn discover(a: DiscoverArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     for (rank, h) in hits.iter().enumerate() {
-        println!("{:>3}  {:<16} {:<14} {:.4}", rank + 1, h.id, formula(&h.id), h.similarity);
+        println!(
+            "{:>3}  {:<16} {:<14} {:.4}",
+            rank + 1,
+            h.id,
+            formula(&h.id),
+            h.similarity
+        );
     }
     if let Some(out) = a.out {
         write_json(&out, &hits)?;

@@ -2,11 +2,11 @@
 //! library crates.
 
 pub mod bench;
-pub mod bench_search;
 pub mod bench_encoders;
+pub mod bench_search;
 pub mod convert;
-pub mod evaluate;
 pub mod data;
+pub mod evaluate;
 pub mod fetch_mp;
 pub mod finetune;
 pub mod graph;
@@ -14,8 +14,8 @@ pub mod inspect;
 pub mod modality;
 pub mod predict;
 pub mod pretrain;
-pub mod umap;
 pub mod text;
+pub mod umap;
 
 use std::path::Path;
 

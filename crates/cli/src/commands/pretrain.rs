@@ -80,14 +80,19 @@ pub fn config_from(args: &Args) -> anyhow::Result<PretrainConfig> {
     if let Some(m) = &args.modalities {
         c.modalities = m
             .iter()
-            .map(|s| s.parse::<Modality>().map_err(|e| anyhow::anyhow!("--modalities: {e}")))
+            .map(|s| {
+                s.parse::<Modality>()
+                    .map_err(|e| anyhow::anyhow!("--modalities: {e}"))
+            })
             .collect::<anyhow::Result<_>>()?;
     }
     if let Some(l) = &args.loss {
         c.loss = l.parse().map_err(|e| anyhow::anyhow!("--loss: {e}"))?;
     }
     if let Some(p) = &args.preset {
-        c.preset = p.parse().map_err(|e: String| anyhow::anyhow!("--preset: {e}"))?;
+        c.preset = p
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--preset: {e}"))?;
     }
     if let Some(k) = &args.crystal_encoder {
         c.crystal_encoder = k
@@ -97,7 +102,17 @@ pub fn config_from(args: &Args) -> anyhow::Result<PretrainConfig> {
     macro_rules! set {
         ($($field:ident),*) => {$(if let Some(v) = &args.$field { c.$field = v.clone(); })*};
     }
-    set!(batch_size, epochs, warmup_epochs, lr, seed, device, max_train, max_val, threads);
+    set!(
+        batch_size,
+        epochs,
+        warmup_epochs,
+        lr,
+        seed,
+        device,
+        max_train,
+        max_val,
+        threads
+    );
     if args.clip_grad_norm.is_some() {
         c.clip_grad_norm = args.clip_grad_norm;
     }
@@ -172,7 +187,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             materials_per_s,
         } => {
             let b = bar.get_or_insert_with(|| {
-                let b = bars.add(super::progress_bar(steps as u64, &format!("epoch {epoch}/{epochs}")));
+                let b = bars.add(super::progress_bar(
+                    steps as u64,
+                    &format!("epoch {epoch}/{epochs}"),
+                ));
                 b.set_style(
                     indicatif::ProgressStyle::with_template(
                         "{msg} [{bar:30}] {pos}/{len} ({eta}) {prefix}",
@@ -184,7 +202,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 b
             });
             b.set_position(step as u64);
-            b.set_prefix(format!("loss {loss:.4}  lr {lr:.2e}  {materials_per_s:.1} materials/s"));
+            b.set_prefix(format!(
+                "loss {loss:.4}  lr {lr:.2e}  {materials_per_s:.1} materials/s"
+            ));
         }
         Event::Validating { epoch } => {
             if let Some(b) = &bar {
@@ -205,15 +225,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            bars.suspend(|| eprintln!(
-                "epoch {:>3}: train loss {:.4}  val loss {}  {:.1} materials/s  {:.0} s  {}",
-                r.epoch,
-                r.train_loss,
-                r.val_loss.map_or("-".into(), |v| format!("{v:.4}")),
-                r.materials_per_s,
-                r.seconds,
-                retrieval.join("; ")
-            ));
+            bars.suspend(|| {
+                eprintln!(
+                    "epoch {:>3}: train loss {:.4}  val loss {}  {:.1} materials/s  {:.0} s  {}",
+                    r.epoch,
+                    r.train_loss,
+                    r.val_loss.map_or("-".into(), |v| format!("{v:.4}")),
+                    r.materials_per_s,
+                    r.seconds,
+                    retrieval.join("; ")
+                )
+            });
         }
     };
     let summary = pretrain(job, &mut on_event)?;
