@@ -116,10 +116,6 @@ fn counts(s: &FetchSummary, kind: &str) -> (usize, usize, usize, usize) {
 }
 
 #[test]
-// Known bug, under investigation: the truncated-gzip fault on `chgcars/` produces no retry (4
-// retries seen for the 5 injected faults), so a cut charge-density download may be accepted.
-// Ignored so that CI stays meaningful for everything else; run with `--ignored`.
-#[ignore = "truncated chgcars gzip is not retried (known bug, see issue 9 note)"]
 fn fetch_survives_faults_and_imports_like_the_sources() {
     let server = MpServer::start(KEY);
     server.fault("/materials/summary", 1, Fault::TooMany { retry_after: 1 });

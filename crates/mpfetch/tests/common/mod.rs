@@ -266,18 +266,22 @@ fn handle(st: &State, mut conn: TcpStream) -> std::io::Result<()> {
         log(0);
         return Ok(()); // connection dropped
     }
-    let fault = {
-        let mut rules = st.rules.lock().unwrap();
-        rules
-            .iter_mut()
-            .find(|r| r.remaining > 0 && path.contains(&r.path_contains))
-            .map(|r| {
-                r.remaining -= 1;
-                r.fault
-            })
-    };
     st.answered.fetch_add(1, Ordering::SeqCst);
     let (status, ctype, body) = answer(st, &path, &query, key.as_deref());
+    // Faults model broken transfers of documents that exist: a request MP answers with 404
+    // (no data) or 401 never consumes one, so which worker asks first does not matter.
+    let fault = (status == 200)
+        .then(|| {
+            let mut rules = st.rules.lock().unwrap();
+            rules
+                .iter_mut()
+                .find(|r| r.remaining > 0 && path.contains(&r.path_contains))
+                .map(|r| {
+                    r.remaining -= 1;
+                    r.fault
+                })
+        })
+        .flatten();
     match fault {
         Some(Fault::TooMany { retry_after }) => {
             log(429);
