@@ -153,9 +153,11 @@ pub fn load_batch(
             (Modality::Text, &[d]) => {
                 ArrayInput::Vector(Tensor::from_data(TensorData::new(values, [b, d]), device))
             }
-            (_, s) => return Err(TrainError::Input(format!(
+            (_, s) => {
+                return Err(TrainError::Input(format!(
                 "store modality `{name}` has row shape {s:?}, which the `{m}` encoder cannot take"
-            ))),
+            )))
+            }
         };
         arrays.insert(m, (input, exists));
     }

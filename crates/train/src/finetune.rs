@@ -23,8 +23,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use multimat_dataset::{batches, load_split, save_split, split_ids, Split, Store};
 use multimat_model::encoders::cgcnn::CgcnnConfig;
@@ -843,18 +842,6 @@ fn flat_targets(targets: &[Option<Vec<f64>>], indices: &[usize]) -> Vec<f64> {
         .collect()
 }
 
-fn build_optimizer(c: &FinetuneConfig) -> ModuleOptimizer {
-    let mut adamw = AdamWConfig::new()
-        .with_beta_1(c.betas[0] as f32)
-        .with_beta_2(c.betas[1] as f32)
-        .with_epsilon(c.eps as f32)
-        .with_weight_decay(c.weight_decay as f32);
-    if let Some(norm) = c.clip_grad_norm {
-        adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(norm as f32)));
-    }
-    adamw.init()
-}
-
 /// The learning rate of the `step`-th optimiser step (0-based): the reference steps its
 /// scheduler after the optimiser, so step 0 runs at the optimiser's initial (peak) rate and
 /// step k ≥ 1 at the warm-up + cosine value of k (spec gotcha 14).
@@ -1297,7 +1284,8 @@ impl TrainRun<'_> {
         write_json(&self.dir.join(MODEL_FILE), self.model_config)?;
         self.device.seed(self.model_config.seed);
         let mut model = self.init_model()?;
-        let mut optimizer = build_optimizer(c);
+        let mut optimizer =
+            crate::pretrain::adamw(c.betas, c.eps, c.weight_decay, c.clip_grad_norm);
         let parameters = multimat_model::trainable_params(&model);
         // Batches of one material are dropped: batch norm needs more than one sample.
         let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {

@@ -136,13 +136,20 @@ pub struct PretrainSummary {
     pub epochs_completed: usize,
 }
 
-fn build_optimizer(c: &PretrainConfig) -> ModuleOptimizer {
+/// AdamW with the given betas, ε, decoupled weight decay and optional global-norm clipping;
+/// shared by pretraining and fine-tuning.
+pub(crate) fn adamw(
+    betas: [f64; 2],
+    eps: f64,
+    weight_decay: f64,
+    clip_grad_norm: Option<f64>,
+) -> ModuleOptimizer {
     let mut adamw = AdamWConfig::new()
-        .with_beta_1(c.betas[0] as f32)
-        .with_beta_2(c.betas[1] as f32)
-        .with_epsilon(c.eps as f32)
-        .with_weight_decay(c.weight_decay as f32);
-    if let Some(norm) = c.clip_grad_norm {
+        .with_beta_1(betas[0] as f32)
+        .with_beta_2(betas[1] as f32)
+        .with_epsilon(eps as f32)
+        .with_weight_decay(weight_decay as f32);
+    if let Some(norm) = clip_grad_norm {
         adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(norm as f32)));
     }
     adamw.init()
@@ -345,7 +352,12 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
     }
 
     let mut model = run_config.model.init(&device)?;
-    let mut optimizer = build_optimizer(config);
+    let mut optimizer = adamw(
+        config.betas,
+        config.eps,
+        config.weight_decay,
+        config.clip_grad_norm,
+    );
     let mut state = TrainState {
         epochs_completed: 0,
         global_step: 0,
