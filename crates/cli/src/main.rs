@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole pipeline on the shipped data: import, pretrain, fine-tune, evaluate, map.
+    Quickstart(commands::quickstart::Args),
     /// Summarise a structure, DOS or volumetric (charge density) file.
     Inspect(commands::inspect::Args),
     /// Build the CGCNN or PotNet graph of a structure.
@@ -61,6 +63,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Quickstart(args) => commands::quickstart::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Convert(args) => commands::convert::run(args),

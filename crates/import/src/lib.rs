@@ -314,17 +314,37 @@ pub fn import(
         .values()
         .filter(|p| p.structure.is_none())
         .count();
-    for (id, file) in no_structure {
-        record(
-            ImportProblem {
-                file,
-                reason: format!("no structure for id {id}"),
-            },
-            &mut report,
-            &mut summary,
-        )?;
-    }
     let mut notes = std::mem::take(&mut collector.notes);
+    // A recipe whose tables are cut with `limit` leaves the descriptions of the other rows
+    // without a structure by design: one note per file then, not one problem per id.
+    let limited = recipe.is_some_and(|r| r.table.iter().any(|t| t.limit.is_some()));
+    if limited {
+        let mut by_file: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, file) in no_structure {
+            by_file.entry(file).or_default().push(id);
+        }
+        for (file, ids) in by_file {
+            notes.push(ImportProblem {
+                file,
+                reason: format!(
+                    "{} ids have no structure among the recipe's limited tables and were left out (e.g. {})",
+                    ids.len(),
+                    ids.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    } else {
+        for (id, file) in no_structure {
+            record(
+                ImportProblem {
+                    file,
+                    reason: format!("no structure for id {id}"),
+                },
+                &mut report,
+                &mut summary,
+            )?;
+        }
+    }
     for (file, ids) in label_only.drain(..) {
         let mut missing: Vec<&String> = ids
             .iter()

@@ -624,3 +624,38 @@ fn bench_text_paper_batch128() {
         loss(model.forward(x.clone()))
     });
 }
+
+#[test]
+fn dos_token_stride_equals_the_full_model_on_window_means() {
+    // A stride-4 encoder must see exactly the window means of the spectrum: feed the same
+    // weights (stride 1) the hand-pooled spectrum and compare.
+    let dev = Device::flex();
+    let strided = DosTransformerConfig::small().init(&dev);
+    assert_eq!(strided.token_stride, 4);
+    let mut plain = strided.clone();
+    plain.token_stride = 1;
+    let (b, l) = (3, 23); // 23 = 5 windows of 4 + 3 dropped points
+    let x = dos_input(b, l, &dev);
+    let raw = values(x.clone());
+    let mut pooled = Vec::new();
+    for i in 0..b {
+        for row in 0..2 {
+            for w in 0..l / 4 {
+                let at = |p: usize| raw[(i * 2 + row) * l + w * 4 + p];
+                pooled.push((at(0) + at(1) + at(2) + at(3)) / 4.0);
+            }
+        }
+    }
+    let pooled = Tensor::<3>::from_data(TensorData::new(pooled, [b, 2, l / 4]), &dev);
+    let want = values(plain.forward(pooled));
+    let got = values(strided.forward(x));
+    assert_close(&got, &want, 1e-5, "stride 4 vs pooled input");
+    // Shorter than one window: every point stays a token.
+    let short = dos_input(2, 3, &dev);
+    assert_close(
+        &values(strided.forward(short.clone())),
+        &values(plain.forward(short)),
+        1e-6,
+        "spectrum shorter than the stride",
+    );
+}

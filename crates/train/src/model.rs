@@ -48,6 +48,10 @@ impl Preset {
     }
 }
 
+/// Energy-axis factor of the phonon-DOS encoder: cm⁻¹ → hundreds of cm⁻¹ (see
+/// `DosTransformerConfig::energy_scale`).
+pub const PHONON_ENERGY_SCALE: f64 = 0.01;
+
 /// Which network encodes the crystal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -209,7 +213,22 @@ impl ModelConfig {
             latent_dim: latent,
             crystal,
             dos: has(Modality::Dos).then(dos_config).transpose()?,
-            phonon_dos: has(Modality::PhononDos).then(dos_config).transpose()?,
+            phonon_dos: has(Modality::PhononDos)
+                .then(|| -> Result<DosTransformerConfig> {
+                    // Phonon spectra are in cm⁻¹: scaled to hundreds of cm⁻¹ unless the
+                    // user's `[encoders.dos]` sets the scale itself.
+                    let c = dos_config()?;
+                    let own = overrides
+                        .dos
+                        .as_ref()
+                        .is_some_and(|t| t.contains_key("energy_scale"));
+                    Ok(if own {
+                        c
+                    } else {
+                        c.with_energy_scale(PHONON_ENERGY_SCALE)
+                    })
+                })
+                .transpose()?,
             density: if has(Modality::Density) {
                 let base = if small {
                     ResNeXt3dConfig::small()
@@ -489,6 +508,38 @@ mod tests {
         let back: ModelConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
         assert_eq!(back.crystal_kind(), CrystalKind::Cgcnn);
+    }
+
+    #[test]
+    fn phonon_spectra_are_scaled_to_hundreds_of_wavenumbers() {
+        let c = ModelConfig::build(
+            Preset::Small,
+            CrystalKind::Cgcnn,
+            &[Modality::Crystal, Modality::Dos, Modality::PhononDos],
+            &EncoderOverrides::default(),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.dos.as_ref().unwrap().energy_scale, 1.0);
+        assert_eq!(c.phonon_dos.as_ref().unwrap().energy_scale, 0.01);
+        // A scale the user sets is theirs, for both spectra.
+        let mut t = serde_json::Map::new();
+        t.insert("energy_scale".into(), 0.5.into());
+        let o = EncoderOverrides {
+            dos: Some(t),
+            ..Default::default()
+        };
+        let c = ModelConfig::build(
+            Preset::Small,
+            CrystalKind::Cgcnn,
+            &[Modality::Crystal, Modality::PhononDos],
+            &o,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.phonon_dos.as_ref().unwrap().energy_scale, 0.5);
     }
 
     #[test]

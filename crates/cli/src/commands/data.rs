@@ -1,9 +1,9 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::ValueEnum;
 use multimat_dataset::{
-    build_graph_cache, info, load_split, make_split, save_split, GraphKind, Store,
+    build_graph_cache, info, load_split, make_split, save_split, GraphCacheMeta, GraphKind, Store,
 };
 
 #[derive(clap::Subcommand)]
@@ -136,9 +136,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 Kind::Potnet => GraphKind::Potnet,
                 Kind::Cgcnn => GraphKind::Cgcnn,
             };
-            let bar = super::progress_bar(store.len() as u64, kind.name());
-            let meta = build_graph_cache(&store, kind, &|done| bar.set_position(done as u64))?;
-            bar.finish();
+            let meta = build_graphs(&store, kind)?;
             println!(
                 "{} graphs of {} materials ({} atoms, {} edges) in {:.1} s; {} failed{}",
                 kind.name(),
@@ -157,8 +155,16 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds (or rebuilds) a store's graph cache with a progress bar.
+pub fn build_graphs(store: &Store, kind: GraphKind) -> anyhow::Result<GraphCacheMeta> {
+    let bar = super::progress_bar(store.len() as u64, kind.name());
+    let meta = build_graph_cache(store, kind, &|done| bar.set_position(done as u64))?;
+    bar.finish();
+    Ok(meta)
+}
+
 fn import(args: ImportArgs) -> anyhow::Result<()> {
-    use multimat_import::{ImportEvent, ImportOptions, Phase, Recipe};
+    use multimat_import::{ImportOptions, Recipe};
 
     anyhow::ensure!(
         !args.sources.is_empty() || args.recipe.is_some() || !args.label_files.is_empty(),
@@ -172,6 +178,27 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         symprec: args.symprec,
         label_files: args.label_files.clone(),
     };
+    let summary = import_with_progress(&args.out, &args.sources, recipe.as_ref(), &options)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    if summary.problems > 0 {
+        eprintln!(
+            "{} input(s) were skipped; see {}",
+            summary.problems,
+            args.out.join("import_report.json").display()
+        );
+    }
+    Ok(())
+}
+
+/// Imports into the store at `out` (created or resumed) with progress bars; the first five
+/// problems are shown, all are in `out/import_report.json`.
+pub fn import_with_progress(
+    out: &Path,
+    sources: &[PathBuf],
+    recipe: Option<&multimat_import::Recipe>,
+    options: &multimat_import::ImportOptions,
+) -> anyhow::Result<multimat_import::ImportSummary> {
+    use multimat_import::{ImportEvent, Phase};
     let bar = std::cell::RefCell::new(None::<indicatif::ProgressBar>);
     let problems = std::cell::Cell::new(0usize);
     let progress = |event: ImportEvent| match event {
@@ -207,23 +234,9 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let summary = multimat_import::import(
-        &args.out,
-        &args.sources,
-        recipe.as_ref(),
-        &options,
-        &progress,
-    )?;
+    let summary = multimat_import::import(out, sources, recipe, options, &progress)?;
     if let Some(b) = bar.borrow_mut().take() {
         b.finish();
     }
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    if summary.problems > 0 {
-        eprintln!(
-            "{} input(s) were skipped; see {}",
-            summary.problems,
-            args.out.join("import_report.json").display()
-        );
-    }
-    Ok(())
+    Ok(summary)
 }

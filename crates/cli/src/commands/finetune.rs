@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar};
 use multimat_dataset::Store;
-use multimat_train::finetune::{finetune, Event, FinetuneConfig, FinetuneJob, Variant};
+use multimat_train::finetune::{
+    finetune, Event, FinetuneConfig, FinetuneJob, FinetuneResults, Variant,
+};
 
 /// Arguments of `multimat finetune`.
 #[derive(clap::Args, Debug)]
@@ -150,6 +152,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         variants,
         out: args.out.clone(),
     };
+    let results = run_job(job)?;
+    for v in &results.variants {
+        println!(
+            "{:<10} test MAE {:.4} ± {:.4} {} (MSE {:.4} ± {:.4}) over {} seed(s)",
+            v.variant.name(),
+            v.test_mae.mean,
+            v.test_mae.std,
+            results.units,
+            v.test_mse.mean,
+            v.test_mse.std,
+            v.runs.len()
+        );
+    }
+    println!(
+        "results in {} and {}",
+        args.out.join("results.json").display(),
+        args.out.join("results.md").display()
+    );
+    Ok(())
+}
+
+/// Runs a fine-tuning job with a progress bar per epoch and one line per epoch on stderr.
+pub fn run_job(job: FinetuneJob) -> anyhow::Result<FinetuneResults> {
     let bars = MultiProgress::new();
     let mut bar: Option<ProgressBar> = None;
     let (mut steps, mut epochs, mut label) = (0usize, 0usize, String::new());
@@ -161,22 +186,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             excluded_nonpositive,
             excluded_without_graph,
         } => {
-            let _ = bars.println(format!(
-                "split `{split}` ({}): {} train / {} val / {} test materials",
-                if reused { "reused" } else { "created" },
-                sizes.train,
-                sizes.val,
-                sizes.test
-            ));
+            say(
+                &bars,
+                format!(
+                    "split `{split}` ({}): {} train / {} val / {} test materials",
+                    if reused { "reused" } else { "created" },
+                    sizes.train,
+                    sizes.val,
+                    sizes.test
+                ),
+            );
             if excluded_nonpositive > 0 {
-                let _ = bars.println(format!(
+                say(&bars, format!(
                     "warning: {excluded_nonpositive} materials with non-positive targets left out (log10 needs positive values)"
                 ));
             }
             if excluded_without_graph > 0 {
-                let _ = bars.println(format!(
+                say(
+                    &bars,
+                    format!(
                     "warning: {excluded_without_graph} materials without a crystal graph left out"
-                ));
+                ),
+                );
             }
         }
         Event::Start {
@@ -189,7 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             steps = steps_per_epoch;
             epochs = e;
             label = format!("{} seed {seed}", variant.name());
-            let _ = bars.println(format!(
+            say(&bars, format!(
                 "{label}: {parameters} trainable parameters, {steps_per_epoch} steps per epoch, {e} epochs"
             ));
         }
@@ -218,43 +249,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
             }
-            let _ = bars.println(format!(
-                "{label} epoch {:>3}: train MSE {:.4}  val MAE {:.4}{}  {:.0} s",
-                r.epoch,
-                r.train_loss,
-                r.val.mae,
-                if r.best { " (best)" } else { "" },
-                r.seconds
-            ));
+            say(
+                &bars,
+                format!(
+                    "{label} epoch {:>3}: train MSE {:.4}  val MAE {:.4}{}  {:.0} s",
+                    r.epoch,
+                    r.train_loss,
+                    r.val.mae,
+                    if r.best { " (best)" } else { "" },
+                    r.seconds
+                ),
+            );
         }
         Event::Tested { variant, result } => {
-            let _ = bars.println(format!(
-                "{} seed {}: best epoch {}, test MAE {:.4}, MSE {:.4}",
-                variant.name(),
-                result.seed,
-                result.best_epoch,
-                result.test.mae,
-                result.test.mse
-            ));
+            say(
+                &bars,
+                format!(
+                    "{} seed {}: best epoch {}, test MAE {:.4}, MSE {:.4}",
+                    variant.name(),
+                    result.seed,
+                    result.best_epoch,
+                    result.test.mae,
+                    result.test.mse
+                ),
+            );
         }
     };
-    let results = finetune(job, &mut on_event)?;
-    for v in &results.variants {
-        println!(
-            "{:<10} test MAE {:.4} ± {:.4} {} (MSE {:.4} ± {:.4}) over {} seed(s)",
-            v.variant.name(),
-            v.test_mae.mean,
-            v.test_mae.std,
-            results.units,
-            v.test_mse.mean,
-            v.test_mse.std,
-            v.runs.len()
-        );
-    }
-    println!(
-        "results in {} and {}",
-        args.out.join("results.json").display(),
-        args.out.join("results.md").display()
-    );
-    Ok(())
+    Ok(finetune(job, &mut on_event)?)
+}
+
+/// A line above the progress bars, also when they are hidden (stderr not a terminal).
+fn say(bars: &MultiProgress, line: String) {
+    bars.suspend(|| eprintln!("{line}"));
 }

@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod modality;
 pub mod predict;
 pub mod pretrain;
+pub mod quickstart;
 pub mod text;
 pub mod umap;
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar};
 use multimat_dataset::Store;
 use multimat_train::config::Modality;
-use multimat_train::{pretrain, Event, PretrainConfig, PretrainJob};
+use multimat_train::{pretrain, Event, PretrainConfig, PretrainJob, PretrainSummary};
 
 /// Arguments of `multimat pretrain`. Flags override the TOML file's values.
 #[derive(clap::Args, Debug)]
@@ -159,6 +159,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         resume: args.resume,
         stop_after: args.stop_after,
     };
+    let summary = run_job(job)?;
+    println!(
+        "{} epochs completed; checkpoint in {}, metrics in {}",
+        summary.epochs_completed,
+        summary.run.join("checkpoint").display(),
+        summary.run.join("metrics.jsonl").display()
+    );
+    Ok(())
+}
+
+/// Runs a pretraining job with a progress bar per epoch and one line per epoch on stderr.
+pub fn run_job(job: PretrainJob) -> anyhow::Result<PretrainSummary> {
     let bars = MultiProgress::new();
     let mut bar: Option<ProgressBar> = None;
     let mut steps = 0;
@@ -238,12 +250,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             });
         }
     };
-    let summary = pretrain(job, &mut on_event)?;
-    println!(
-        "{} epochs completed; checkpoint in {}, metrics in {}",
-        summary.epochs_completed,
-        summary.run.join("checkpoint").display(),
-        summary.run.join("metrics.jsonl").display()
-    );
-    Ok(())
+    Ok(pretrain(job, &mut on_event)?)
 }

@@ -391,6 +391,9 @@ pub fn promolecular_with(
                         ((-b + sq) / dx2).floor() as i64,
                     );
                     let row = &mut total[nx * (jw + ny * kw)..nx * (jw + ny * kw + 1)];
+                    // The wrapped column advances by one per point: an integer division per
+                    // point (rem_euclid) cost as much as the density lookup itself.
+                    let mut iw = ilo.rem_euclid(nx as i64) as usize;
                     for i in ilo..=ihi {
                         let fi = i as f64;
                         let v = [
@@ -398,8 +401,11 @@ pub fn promolecular_with(
                             p0[1] + fi * step[0][1],
                             p0[2] + fi * step[0][2],
                         ];
-                        row[i.rem_euclid(nx as i64) as usize] +=
-                            occ.occupancy * atom.lookup(dot(v, v).sqrt());
+                        row[iw] += occ.occupancy * atom.lookup(dot(v, v).sqrt());
+                        iw += 1;
+                        if iw == nx {
+                            iw = 0;
+                        }
                     }
                 }
             }

@@ -62,10 +62,25 @@ pub struct DosTransformerConfig {
     /// lower peak memory). 0 computes all rows at once.
     #[config(default = 0)]
     pub query_chunk: usize,
+    /// Points per token: the spectrum is averaged over windows of this many consecutive
+    /// points (energies and DOS alike) before tokenisation, so 601 points become ⌊601/s⌋
+    /// tokens (a trailing partial window is dropped). 1 is the reference (every point a token).
+    /// Attention cost falls as 1/s²; the small preset uses 4 (150 tokens), which keeps the
+    /// shape of a phonon spectrum sampled at 51 points and of an electronic DOS at 0.067 eV.
+    #[config(default = 1)]
+    pub token_stride: usize,
+    /// Factor applied to row 0 (the energy axis) before the energy embedding. 1 for the
+    /// electronic DOS (eV, as the reference). Phonon spectra are stored in cm⁻¹ (0–1000 on
+    /// one shared grid); fed raw, the energy term swamps the DOS values after the LayerNorm
+    /// and every phonon spectrum embeds alike, so the phonon encoder uses 0.01 (hundreds of
+    /// cm⁻¹, the range of the electronic energies).
+    #[config(default = 1.0)]
+    pub energy_scale: f64,
 }
 
 impl DosTransformerConfig {
-    /// A small preset for CPU demos and tests: dim 32, depth 2, 4 heads of width 16, MLP 128.
+    /// A small preset for CPU demos and tests: dim 32, depth 2, 4 heads of width 16, MLP 128,
+    /// 4 points per token.
     pub fn small() -> Self {
         Self::new()
             .with_dim(32)
@@ -73,6 +88,12 @@ impl DosTransformerConfig {
             .with_heads(4)
             .with_dim_head(16)
             .with_mlp_dim(128)
+            .with_token_stride(4)
+    }
+
+    /// Tokens for a spectrum of `points` energy points.
+    pub fn tokens(&self, points: usize) -> usize {
+        points / self.token_stride.max(1)
     }
 
     /// Width of the concatenated heads (`heads · dim_head`).
@@ -88,6 +109,7 @@ impl DosTransformerConfig {
             ("heads", self.heads),
             ("dim_head", self.dim_head),
             ("mlp_dim", self.mlp_dim),
+            ("token_stride", self.token_stride),
         ] {
             if value == 0 {
                 return Err(EncoderError::InvalidConfig {
@@ -95,6 +117,15 @@ impl DosTransformerConfig {
                     problem: format!("{name} must be positive"),
                 });
             }
+        }
+        if !(self.energy_scale.is_finite() && self.energy_scale > 0.0) {
+            return Err(EncoderError::InvalidConfig {
+                encoder: "dos",
+                problem: format!(
+                    "energy_scale must be finite and positive, found {}",
+                    self.energy_scale
+                ),
+            });
         }
         if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
             return Err(EncoderError::InvalidConfig {
@@ -142,6 +173,8 @@ impl DosTransformerConfig {
             dos_embed: LinearConfig::new(1, self.dim).init(device),
             token_proj: LinearConfig::new(2 * self.dim, self.dim).init(device),
             blocks,
+            token_stride: self.token_stride.max(1),
+            energy_scale: self.energy_scale,
         }
     }
 
@@ -149,7 +182,7 @@ impl DosTransformerConfig {
     /// (multiply-add = 2; LayerNorm, softmax, GELU and residual adds counted at a few FLOPs per
     /// element). The two attention matmuls grow as `points²`; the rest linearly.
     pub fn forward_flops(&self, batch: usize, points: usize) -> f64 {
-        let (n, d) = (points as f64, self.dim as f64);
+        let (n, d) = (self.tokens(points) as f64, self.dim as f64);
         let inner = self.inner_dim() as f64;
         let (h, dh, m) = (self.heads as f64, self.dim_head as f64, self.mlp_dim as f64);
         let embed = 2.0 * (2.0 * n * d) + 2.0 * n * (2.0 * d) * d + n * d;
@@ -241,6 +274,12 @@ pub struct DosTransformer {
     pub token_proj: Linear,
     /// The pre-norm Transformer blocks.
     pub blocks: Vec<DosBlock>,
+    /// Points averaged into one token.
+    #[module(skip)]
+    pub token_stride: usize,
+    /// Factor on the energy axis before embedding (see [`DosTransformerConfig::energy_scale`]).
+    #[module(skip)]
+    pub energy_scale: f64,
 }
 
 impl DosTransformer {
@@ -249,10 +288,29 @@ impl DosTransformer {
         self.token_proj.weight.shape().dims::<2>()[1]
     }
 
-    /// Token embeddings before the Transformer blocks: `[B, 2, L]` → `[B, L, dim]`.
-    pub fn embed(&self, x: Tensor<3>) -> Tensor<3> {
+    /// Window means of `token_stride` points: `[B, 2, L]` → `[B, 2, ⌊L/s⌋]` (unchanged for
+    /// s = 1 or when L < s).
+    fn pool(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, _, n] = x.dims();
-        let energies = x.clone().narrow(1, 0, 1).reshape([b, n, 1]);
+        let s = self.token_stride;
+        if s <= 1 || n < s {
+            return x;
+        }
+        let t = n / s;
+        x.narrow(2, 0, t * s)
+            .reshape([b, 2, t, s])
+            .mean_dim(3)
+            .reshape([b, 2, t])
+    }
+
+    /// Token embeddings before the Transformer blocks: `[B, 2, L]` → `[B, ⌊L/s⌋, dim]`.
+    pub fn embed(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = self.pool(x);
+        let [b, _, n] = x.dims();
+        let mut energies = x.clone().narrow(1, 0, 1).reshape([b, n, 1]);
+        if self.energy_scale != 1.0 {
+            energies = energies.mul_scalar(self.energy_scale);
+        }
         let dos = x.narrow(1, 1, 1).reshape([b, n, 1]);
         let tokens = Tensor::cat(
             vec![
