@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use multimat_model::encoders::cgcnn::{Cgcnn, CgcnnConfig, CgcnnInput};
 use multimat_model::encoders::charge_density::{ResNeXt3d, ResNeXt3dConfig};
 use multimat_model::encoders::dos::{DosTransformer, DosTransformerConfig};
@@ -415,13 +415,42 @@ pub enum ArrayInput {
     Vector(Tensor<2>),
 }
 
+impl ArrayInput {
+    /// The rows `idx` (`[n]` Int) of the batch.
+    pub fn rows(&self, idx: Tensor<1, Int>) -> Self {
+        match self {
+            ArrayInput::Spectrum(x) => ArrayInput::Spectrum(x.clone().select(0, idx)),
+            ArrayInput::Grid(x) => ArrayInput::Grid(x.clone().select(0, idx)),
+            ArrayInput::Vector(x) => ArrayInput::Vector(x.clone().select(0, idx)),
+        }
+    }
+}
+
 impl MultiMat {
     /// Embeds every modality of `inputs` (not normalised): modality → `[B, latent]`, crystal
     /// first. Errors if the inputs hold a modality this model has no encoder for.
+    ///
+    /// Each array encoder sees only the rows that have its modality; the rows without it are
+    /// zeros in the output (the losses mask them). This spends no work on zero-filled inputs
+    /// and keeps them out of the encoders' BatchNorm statistics.
     pub fn embed(&self, inputs: &BatchInputs) -> Result<Vec<(Modality, Tensor<2>)>> {
-        let mut out = vec![(Modality::Crystal, self.crystal.forward(&inputs.crystal)?)];
-        for (&m, (x, _)) in &inputs.arrays {
-            out.push((m, self.embed_array(m, x)?));
+        let crystal = self.crystal.forward(&inputs.crystal)?;
+        let [b, latent] = crystal.dims();
+        let device = crystal.device();
+        let mut out = vec![(Modality::Crystal, crystal)];
+        for (&m, (x, exists)) in &inputs.arrays {
+            let present: Vec<i64> = (0..b as i64).filter(|&i| exists[i as usize]).collect();
+            let e = if present.len() == b {
+                self.embed_array(m, x)?
+            } else if present.is_empty() {
+                Tensor::zeros([b, latent], &device)
+            } else {
+                let n = present.len();
+                let idx = Tensor::<1, Int>::from_data(TensorData::new(present, [n]), &device);
+                let e = self.embed_array(m, &x.rows(idx.clone()))?;
+                Tensor::zeros([b, latent], &device).select_assign(0, idx, e, IndexingUpdateOp::Add)
+            };
+            out.push((m, e));
         }
         Ok(out)
     }

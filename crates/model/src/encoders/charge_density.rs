@@ -55,9 +55,14 @@ pub struct ResNeXt3dConfig {
     /// Input channels (1: the total charge density).
     #[config(default = 1)]
     pub in_channels: usize,
-    /// Output channels of the 7×7×7 stem convolution.
+    /// Output channels of the stem convolution.
     #[config(default = 64)]
     pub stem_channels: usize,
+    /// Side of the stride-2 stem convolution's cubic kernel (odd; padding `k/2`). The
+    /// reference's 7 makes the one-input-channel stem most of a small model's work (343
+    /// multiply-adds per output voxel and channel); the small preset uses 3.
+    #[config(default = 7)]
+    pub stem_kernel: usize,
     /// Number of groups of the 3×3×3 convolution in every block.
     #[config(default = 32)]
     pub cardinality: usize,
@@ -89,6 +94,7 @@ impl ResNeXt3dConfig {
     pub fn small() -> Self {
         Self::new()
             .with_stem_channels(8)
+            .with_stem_kernel(3)
             .with_cardinality(4)
             .with_layers([1, 1, 1, 1])
             .with_planes([32, 64, 128, 256])
@@ -114,6 +120,7 @@ impl ResNeXt3dConfig {
         for (name, value) in [
             ("in_channels", self.in_channels),
             ("stem_channels", self.stem_channels),
+            ("stem_kernel", self.stem_kernel),
             ("cardinality", self.cardinality),
             ("expansion", self.expansion),
             ("d_output", self.d_output),
@@ -121,6 +128,12 @@ impl ResNeXt3dConfig {
             if value == 0 {
                 return Err(bad(format!("{name} must be positive")));
             }
+        }
+        if self.stem_kernel % 2 == 0 {
+            return Err(bad(format!(
+                "stem_kernel must be odd (padding k/2 keeps the grid centred), found {}",
+                self.stem_kernel
+            )));
         }
         for (stage, (&blocks, &planes)) in self.layers.iter().zip(&self.planes).enumerate() {
             if blocks == 0 {
@@ -168,7 +181,15 @@ impl ResNeXt3dConfig {
             }
             .init(device)
         };
-        let stem = kaiming_conv([self.in_channels, self.stem_channels], 7, 2, 3, 1, device);
+        let k = self.stem_kernel;
+        let stem = kaiming_conv(
+            [self.in_channels, self.stem_channels],
+            k,
+            2,
+            k / 2,
+            1,
+            device,
+        );
         let mut in_ch = self.stem_channels;
         let mut stages = Vec::with_capacity(4);
         for (stage, &stage_stride) in STAGE_STRIDES.iter().enumerate() {
@@ -213,8 +234,9 @@ impl ResNeXt3dConfig {
             2.0 * (n_out.pow(3) * cout) as f64 * (cin / groups * k.pow(3)) as f64
         };
         let elementwise = |c: usize, n: usize, per: f64| per * (c * n.pow(3)) as f64;
-        let mut n = out_size(grid, 7, 2, 3);
-        let mut total = conv(self.in_channels, self.stem_channels, 1, 7, n)
+        let k = self.stem_kernel;
+        let mut n = out_size(grid, k, 2, k / 2);
+        let mut total = conv(self.in_channels, self.stem_channels, 1, k, n)
             + elementwise(self.stem_channels, n, 6.0); // BN (≈4) + ReLU
         n = out_size(n, 3, 2, 1);
         total += elementwise(self.stem_channels, n, 27.0); // max over 27 neighbours
@@ -407,7 +429,7 @@ impl Bottleneck {
 /// The 3-D ResNeXt: `[B, 1, n, n, n]` charge-density grids → `[B, d_output]` embeddings.
 #[derive(Module, Debug)]
 pub struct ResNeXt3d {
-    /// 7×7×7 stride-2 stem convolution.
+    /// Stride-2 stem convolution (7×7×7 in the reference).
     pub stem_conv: Conv3d,
     /// Stem BatchNorm.
     pub stem_bn: BatchNorm3d,
