@@ -52,7 +52,7 @@ fn config() -> PretrainConfig {
         batch_size: 8,
         epochs: 3,
         warmup_epochs: 1.0,
-        lr: 0.05,
+        lr: 0.02,
         seed: 7,
         keep_every: 0,
         ..Default::default()
@@ -118,6 +118,7 @@ fn same_seed_same_losses_and_resume_continues_exactly() {
         ea[0]["train_loss"].as_f64().unwrap(),
         ea[2]["train_loss"].as_f64().unwrap(),
     );
+    eprintln!("train loss {first} → {last}");
     assert!(last < first, "train loss {first} → {last}");
 
     // The saved weights load for inference and embed deterministically.

@@ -36,13 +36,6 @@ fn unit_rows(n: usize, d: usize, rng: &mut SplitMix64) -> Vec<f32> {
     v
 }
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rng = SplitMix64::new(7);
     let (n, d) = (args.gallery, args.dim);
@@ -73,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                            "note": "per-pair scan of every gallery row; measured on fewer queries and reported per query"},
         "speedup": qps / naive_qps,
         "same_neighbours": agree,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": super::peak_rss_mib(),
         "threads": rayon::current_num_threads(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -145,14 +145,6 @@ fn resolve(path: &Path, what: &str) -> anyhow::Result<PathBuf> {
     )
 }
 
-/// Peak resident memory of this process so far (Linux `VmHWM`), MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let recipe_path = resolve(&args.recipe, "recipe")?;
@@ -478,7 +470,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let summary = json!({
         "format": "multimat-quickstart-summary/1",
         "seconds_this_session": started.elapsed().as_secs_f64(),
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": super::peak_rss_mib(),
         "store": state.stages["import"]["store"],
         "pretrain": {
             "run": run_dir,
