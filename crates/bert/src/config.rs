@@ -145,7 +145,7 @@ impl BertConfig {
                 return Err(BertError::config(path, format!("{name} must be positive")));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(BertError::config(
                 path,
                 format!(

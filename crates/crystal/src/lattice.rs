@@ -107,7 +107,7 @@ impl Lattice {
 
     /// Lengths of the three lattice vectors (Å).
     pub fn lengths(&self) -> [f64; 3] {
-        self.matrix.map(|r| norm(r))
+        self.matrix.map(norm)
     }
 
     /// α (between b and c), β (a, c), γ (a, b) in degrees.

@@ -274,7 +274,7 @@ pub fn build_graph_cache(
         Ok(())
     })?;
     flush(&mut pending)?;
-    drop(flush);
+
     node_offsets.finish()?;
     atomic_numbers.finish()?;
     for a in arrays {

@@ -67,7 +67,7 @@ impl Dos {
 
     /// From the store's / model's `[2, L]` DOS row: row 0 energies (E − E_F, eV), row 1 DOS.
     pub fn from_model_input(row: &[f32], source_name: &str) -> Result<Self> {
-        if row.len() < 2 || row.len() % 2 != 0 {
+        if row.len() < 2 || !row.len().is_multiple_of(2) {
             return Err(Error::new(
                 source_name,
                 ErrorKind::Shape(format!(

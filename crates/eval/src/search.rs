@@ -170,7 +170,7 @@ fn check(queries: &[f32], gallery: &[f32], dim: usize) -> Result<(usize, usize)>
     if dim == 0 {
         return Err(bad("dim is 0".into()));
     }
-    if queries.len() % dim != 0 || gallery.len() % dim != 0 {
+    if !queries.len().is_multiple_of(dim) || !gallery.len().is_multiple_of(dim) {
         return Err(bad(format!(
             "{} query values and {} gallery values are not whole rows of {dim}",
             queries.len(),

@@ -197,7 +197,7 @@ pub fn fuzzy_graph(indices: &[u32], dists: &[f32], k: usize) -> Vec<(u32, u32, f
         both.push((i, j, w, true));
         both.push((j, i, w, false));
     }
-    both.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    both.sort_by_key(|a| (a.0, a.1));
     let mut out = Vec::with_capacity(both.len());
     let mut s = 0;
     while s < both.len() {
@@ -379,7 +379,7 @@ fn uniform(rng: &mut SplitMix64) -> f64 {
 /// A 2-D UMAP layout of the `dim`-wide rows of `data`: `[n, 2]` coordinates (arbitrary units).
 pub fn fit(data: &[f32], dim: usize, config: &UmapConfig) -> Result<Vec<[f32; 2]>> {
     let bad = |m: String| Error::new("umap", ErrorKind::InvalidInput(m));
-    if dim == 0 || data.len() % dim != 0 {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
         return Err(bad(format!(
             "{} values are not whole rows of {dim}",
             data.len()

@@ -166,7 +166,7 @@ fn blocked_top_k_equals_naive_search() {
         gallery[r * dim..(r + 1) * dim].copy_from_slice(&src);
     }
     let mut queries = noise(2, 300 * dim);
-    queries[..dim].copy_from_slice(&gallery[3 * dim..4 * dim].to_vec());
+    queries[..dim].copy_from_slice(&gallery[3 * dim..4 * dim]);
     let fast = search::top_k(&queries, &gallery, dim, 25).unwrap();
     let slow = search::naive_top_k(&queries, &gallery, dim, 25).unwrap();
     assert_eq!(fast.k, 25);
@@ -271,7 +271,7 @@ fn nmae_by_hand() {
     let t = vec![1.0; 1001];
     assert!((discovery::nmae(&t, &c, &grid_fine).unwrap() - 0.9).abs() < 1e-9);
     // Zero-area target: skipped.
-    assert_eq!(discovery::nmae(&vec![0.0; 11], &vec![1.0; 11], &grid), None);
+    assert_eq!(discovery::nmae(&[0.0; 11], &[1.0; 11], &grid), None);
     // Grid size: ⌊mean points inside the window⌋ = ⌊(3 + 2) / 2⌋ = 2.
     let a = Dos::new(vec![-9.0, -5.0, 0.0, 5.0, 9.0], vec![1.0; 5], "a").unwrap();
     let b = Dos::new(vec![-4.0, 4.0, 6.0], vec![1.0; 3], "b").unwrap();

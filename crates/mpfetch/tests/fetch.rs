@@ -194,7 +194,14 @@ fn fetch_survives_faults_and_imports_like_the_sources() {
     let _ = std::fs::remove_dir_all(&fetched_store);
     let _ = std::fs::remove_dir_all(&direct_store);
     let opts = multimat_import::ImportOptions::default();
-    let a = multimat_import::import(&fetched_store, &[out.clone()], None, &opts, &|_| {}).unwrap();
+    let a = multimat_import::import(
+        &fetched_store,
+        std::slice::from_ref(&out),
+        None,
+        &opts,
+        &|_| {},
+    )
+    .unwrap();
     assert_eq!(a.problems, 0, "{a:?}");
     assert_eq!(a.materials_added, 9);
     let sources = direct_sources(&tmp("direct"));

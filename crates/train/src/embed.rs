@@ -29,6 +29,7 @@ fn to_vec(t: Tensor<2>) -> Result<Vec<f32>> {
 /// Embeds `modality` of the materials at `indices` (all must have it; crystal needs a graph)
 /// in batches of `batch_size`, calling `progress(done)` after each batch. `model` should be in
 /// evaluation mode (`Module::valid`) on `device`. Rows are L2-normalised when `normalize`.
+#[allow(clippy::too_many_arguments)] // each argument is a distinct input of one embedding pass
 pub fn embed_modality(
     model: &MultiMat,
     store: &Store,

@@ -425,7 +425,7 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
             loss_sum += value;
             seen += 1;
             let rate = batch.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-            if state.global_step % config.log_every == 0 || k + 1 == epoch_batches.len() {
+            if state.global_step.is_multiple_of(config.log_every) || k + 1 == epoch_batches.len() {
                 log.write(&StepRecord {
                     event: "step".into(),
                     epoch,

@@ -72,7 +72,10 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
 }
 
 /// Loads pymatgen structures from the shipped dataset files.
-pub fn load_structures(path: &PathBuf, limit: usize) -> anyhow::Result<Vec<(String, Structure)>> {
+pub fn load_structures(
+    path: &std::path::Path,
+    limit: usize,
+) -> anyhow::Result<Vec<(String, Structure)>> {
     let name = path.display().to_string();
     let text = multimat_crystal::io::read_text(path)?;
     let value: Value =

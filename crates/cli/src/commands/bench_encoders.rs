@@ -545,7 +545,7 @@ fn batch_of(args: &Args, kind: EncoderKind) -> usize {
 /// The first `count` ordered structures of `path`, by reading a few times more than needed
 /// (disordered entries are skipped).
 fn ordered_structures(path: &Path, count: usize) -> anyhow::Result<Vec<(String, Structure)>> {
-    let all = load_structures(&path.to_path_buf(), count.saturating_mul(4).max(16))?;
+    let all = load_structures(path, count.saturating_mul(4).max(16))?;
     let ordered: Vec<_> = all
         .into_iter()
         .filter(|(_, s)| s.is_ordered())

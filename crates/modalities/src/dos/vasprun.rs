@@ -85,11 +85,13 @@ pub fn read_vasprun_dos(text: &str, source_name: &str) -> Result<Dos, Error> {
                         text_buf.clear();
                     }
                     b"total" if dos_depth == Some(depth - 1) => block.seen_total = true,
-                    b"set" if in_total_array(&path, dos_depth) => {
-                        if attr(&e, b"comment").is_some_and(|c| c.trim().starts_with("spin")) {
-                            block.current_energies.clear();
-                            block.spins.push(Vec::new());
-                        }
+                    b"set"
+                        if in_total_array(&path, dos_depth)
+                            && attr(&e, b"comment")
+                                .is_some_and(|c| c.trim().starts_with("spin")) =>
+                    {
+                        block.current_energies.clear();
+                        block.spins.push(Vec::new());
                     }
                     b"r" if in_total_array(&path, dos_depth) && !block.spins.is_empty() => {
                         capture = Some(Capture::Row);
@@ -98,13 +100,11 @@ pub fn read_vasprun_dos(text: &str, source_name: &str) -> Result<Dos, Error> {
                     _ => {}
                 }
             }
-            Event::Text(t) => {
-                if capture.is_some() {
-                    let s = t
-                        .decode()
-                        .map_err(|e| err_at(pos, ErrorKind::Syntax(format!("bad text: {e}"))))?;
-                    text_buf.push_str(&s);
-                }
+            Event::Text(t) if capture.is_some() => {
+                let s = t
+                    .decode()
+                    .map_err(|e| err_at(pos, ErrorKind::Syntax(format!("bad text: {e}"))))?;
+                text_buf.push_str(&s);
             }
             Event::End(_) => {
                 let depth = path.len();

@@ -129,7 +129,7 @@ impl ResNeXt3dConfig {
                 return Err(bad(format!("{name} must be positive")));
             }
         }
-        if self.stem_kernel % 2 == 0 {
+        if self.stem_kernel.is_multiple_of(2) {
             return Err(bad(format!(
                 "stem_kernel must be odd (padding k/2 keeps the grid centred), found {}",
                 self.stem_kernel

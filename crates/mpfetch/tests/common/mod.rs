@@ -398,7 +398,7 @@ fn answer(st: &State, path: &str, query: &str, key: Option<&str>) -> (u16, &'sta
                 selected.retain(|d| match &d[k.as_str()] {
                     Value::String(s) => s == v,
                     Value::Null => false,
-                    other => other.to_string() == *v,
+                    other => v.parse::<Value>().is_ok_and(|p| p == *other),
                 });
             }
         }
