@@ -3,7 +3,7 @@
 //! tools/fixtures/finetune_make_fixtures.py, which also computed expected.json in Python).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use burn::tensor::Device;
 use multimat_crystal::io::{read_structure, ReadOptions};
@@ -56,6 +56,16 @@ fn store_dir() -> &'static Path {
 }
 
 /// A one-epoch pretraining run (crystal ↔ derived density) to fine-tune from.
+/// burn seeds and draws initial weights from one RNG per device, shared by the whole process:
+/// jobs running at once (the tests of this file run on parallel threads) would interleave their
+/// draws, and loading a model draws too (it is initialised, then overwritten). Each test holds
+/// this lock from start to end.
+static JOBS: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    JOBS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn pretrained_run() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -133,6 +143,7 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 
 #[test]
 fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
+    let _serial = one_at_a_time();
     let base = tempdir("scratch");
     let out = base.join("ft");
     let mut reported = Vec::new();
@@ -297,6 +308,7 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
 
 #[test]
 fn compare_runs_pretrained_scratch_and_cgcnn_on_one_split_and_seeds() {
+    let _serial = one_at_a_time();
     let out = tempdir("compare").join("ft");
     let mut c = config("elastic_tensor", "t-compare", 1);
     c.seeds = 2;
@@ -365,6 +377,7 @@ fn compare_runs_pretrained_scratch_and_cgcnn_on_one_split_and_seeds() {
 
 #[test]
 fn log10_excludes_non_positive_targets_and_reports_both_units() {
+    let _serial = one_at_a_time();
     let out = tempdir("log10").join("ft");
     let mut c = config("shear_modulus_voigt", "t-log10", 1);
     c.target_transform = TargetTransform::Log10;
@@ -397,6 +410,7 @@ fn log10_excludes_non_positive_targets_and_reports_both_units() {
 
 #[test]
 fn bad_task_missing_run_and_bad_combinations_are_named() {
+    let _serial = one_at_a_time();
     let base = tempdir("bad");
     let e = run(
         config("bulk_modulus_typo", "t-bad", 1),

@@ -2,7 +2,7 @@
 //! phonon DOS (fixtures/dos/phonondos_mp_first40.csv.gz, Petretto et al. 2018).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use multimat_dataset::{build_graph_cache, make_split, save_split, GraphKind, Store};
 use multimat_import::{import, ImportOptions, Recipe};
@@ -59,6 +59,16 @@ fn config() -> PretrainConfig {
     }
 }
 
+/// burn seeds and draws initial weights from one RNG per device, shared by the whole process:
+/// jobs running at once (the tests of this file run on parallel threads) would interleave their
+/// draws, and loading a model draws too (it is initialised, then overwritten). Each test holds
+/// this lock from start to end.
+static JOBS: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    JOBS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run(out: &Path, config: PretrainConfig, resume: bool, stop_after: Option<usize>) -> Vec<f64> {
     let store = Store::open(store_dir()).unwrap();
     let job = PretrainJob {
@@ -81,6 +91,7 @@ fn run(out: &Path, config: PretrainConfig, resume: bool, stop_after: Option<usiz
 
 #[test]
 fn same_seed_same_losses_and_resume_continues_exactly() {
+    let _serial = one_at_a_time();
     let base = tempdir("det");
     let a = run(&base.join("a"), config(), false, None);
     let b = run(&base.join("b"), config(), false, None);
@@ -129,6 +140,7 @@ fn same_seed_same_losses_and_resume_continues_exactly() {
 
 #[test]
 fn refuses_to_overwrite_or_resume_nothing() {
+    let _serial = one_at_a_time();
     let base = tempdir("refuse");
     let store = Store::open(store_dir()).unwrap();
     let out = base.join("run");
