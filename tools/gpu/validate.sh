@@ -9,6 +9,13 @@ set -uo pipefail
 B="$1"; OUT="$2"; EPOCHS="${3:-2}"
 here="$(cd "$(dirname "$B")" && pwd)"
 export LD_LIBRARY_PATH="$here/lib:${LD_LIBRARY_PATH:-}"
+# Headless NVIDIA containers: the stock ICD names libGLX_nvidia, which cannot create a Vulkan
+# instance without a display; the EGL library of the same driver can.
+egl=$(ls /usr/local/nvidia/lib64/libEGL_nvidia.so.0 /usr/lib/x86_64-linux-gnu/libEGL_nvidia.so.0 2>/dev/null | head -1)
+if [ -n "$egl" ] && [ -z "${VK_ICD_FILENAMES:-}" ]; then
+  printf '{"file_format_version":"1.0.1","ICD":{"library_path":"%s","api_version":"1.3.0"}}' "$egl" > /tmp/nvidia_egl_icd.json
+  export VK_ICD_FILENAMES=/tmp/nvidia_egl_icd.json
+fi
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
 "$B" --version
