@@ -29,7 +29,7 @@ pub struct RunInput {
     /// Which materials: a part (train, val, test) of the run's split, or `all`.
     #[arg(long, default_value = "test")]
     pub part: String,
-    /// Device: cpu or cuda:N.
+    /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Materials per batch.
@@ -356,7 +356,7 @@ pub struct DiscoverArgs {
     /// Candidate crystals: a store (embedded now) or an embeddings file from `multimat embed`.
     #[arg(long)]
     pub candidates: PathBuf,
-    /// Device: cpu or cuda:N.
+    /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Write the hits as JSON here.

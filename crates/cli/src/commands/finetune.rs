@@ -70,7 +70,7 @@ pub struct Args {
     /// Split file name in STORE/splits (default finetune-TASK; created 70/20/10 when missing).
     #[arg(long)]
     pub split: Option<String>,
-    /// Device: cpu or cuda:N.
+    /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long)]
     pub device: Option<String>,
     /// CPU threads (0 = all cores).

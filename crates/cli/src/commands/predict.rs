@@ -26,7 +26,7 @@ pub struct Args {
     /// Write the predictions as CSV here instead of printing them.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Device: cpu or cuda:N.
+    /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Structures per forward pass.

@@ -57,7 +57,7 @@ pub struct Args {
     /// Seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Device: cpu or cuda:N.
+    /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long)]
     pub device: Option<String>,
     /// Use at most this many training materials.

@@ -56,7 +56,7 @@ pub struct Args {
     /// CPU threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Device: cpu or cuda:N.
+    /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
