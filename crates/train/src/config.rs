@@ -278,30 +278,13 @@ impl PretrainConfig {
                 format!("must be in [0, 1], got {}", self.min_lr_ratio),
             );
         }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(
-                "weight_decay",
-                format!("must be >= 0, got {}", self.weight_decay),
-            );
-        }
-        if !self
-            .betas
-            .iter()
-            .all(|b| b.is_finite() && (0.0..1.0).contains(b))
-        {
-            return bad(
-                "betas",
-                format!("each must be in [0, 1), got {:?}", self.betas),
-            );
-        }
-        if !positive(self.eps) {
-            return bad("eps", format!("must be positive, got {}", self.eps));
-        }
-        if let Some(c) = self.clip_grad_norm {
-            if !positive(c) {
-                return bad("clip_grad_norm", format!("must be positive, got {c}"));
-            }
-        }
+        check_adamw(
+            self.weight_decay,
+            self.betas,
+            self.eps,
+            self.clip_grad_norm,
+            source,
+        )?;
         if !positive(self.temperature) {
             return bad(
                 "temperature",
@@ -330,6 +313,38 @@ impl PretrainConfig {
     pub fn peak_lr(&self) -> f64 {
         self.lr * self.batch_size as f64 / 256.0
     }
+}
+
+/// Checks the AdamW settings shared by pretraining and fine-tuning (weight decay ≥ 0, betas in
+/// [0, 1), ε > 0, optional clip norm > 0); `source` names the configuration in errors.
+pub(crate) fn check_adamw(
+    weight_decay: f64,
+    betas: [f64; 2],
+    eps: f64,
+    clip_grad_norm: Option<f64>,
+    source: &str,
+) -> Result<()> {
+    let bad =
+        |key: &str, problem: String| Err(TrainError::config(format!("{source}: {key}"), problem));
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        return bad("weight_decay", format!("must be >= 0, got {weight_decay}"));
+    }
+    if !betas
+        .iter()
+        .all(|b| b.is_finite() && (0.0..1.0).contains(b))
+    {
+        return bad("betas", format!("each must be in [0, 1), got {betas:?}"));
+    }
+    if !positive(eps) {
+        return bad("eps", format!("must be positive, got {eps}"));
+    }
+    if let Some(c) = clip_grad_norm {
+        if !positive(c) {
+            return bad("clip_grad_norm", format!("must be positive, got {c}"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

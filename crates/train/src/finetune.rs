@@ -353,30 +353,13 @@ impl FinetuneConfig {
                 format!("must be >= 0, got {}", self.warmup_epochs),
             );
         }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(
-                "weight_decay",
-                format!("must be >= 0, got {}", self.weight_decay),
-            );
-        }
-        if !self
-            .betas
-            .iter()
-            .all(|b| b.is_finite() && (0.0..1.0).contains(b))
-        {
-            return bad(
-                "betas",
-                format!("each must be in [0, 1), got {:?}", self.betas),
-            );
-        }
-        if !positive(self.eps) {
-            return bad("eps", format!("must be positive, got {}", self.eps));
-        }
-        if let Some(c) = self.clip_grad_norm {
-            if !positive(c) {
-                return bad("clip_grad_norm", format!("must be positive, got {c}"));
-            }
-        }
+        crate::config::check_adamw(
+            self.weight_decay,
+            self.betas,
+            self.eps,
+            self.clip_grad_norm,
+            source,
+        )?;
         let r = self.split_ratios;
         if !(r.iter().all(|x| x.is_finite() && *x > 0.0) && r.iter().sum::<f64>() <= 1.0 + 1e-9) {
             return bad("split_ratios", format!("fine-tuning needs train, val and test parts: all > 0 with a sum <= 1, got {r:?}"));
