@@ -126,6 +126,22 @@ impl State {
     fn save(&self, dir: &Path) -> anyhow::Result<()> {
         write_json(&Self::path(dir), self)
     }
+
+    /// Runs stage `name` unless an earlier run finished it, then records its result.
+    fn stage(
+        &mut self,
+        dir: &Path,
+        name: &str,
+        run: impl FnOnce() -> anyhow::Result<Value>,
+    ) -> anyhow::Result<()> {
+        if self.stages.contains_key(name) {
+            eprintln!("done earlier");
+            return Ok(());
+        }
+        let record = run()?;
+        self.stages.insert(name.into(), record);
+        self.save(dir)
+    }
 }
 
 /// Resolves a default data path: as given when it exists, else against the repository this
@@ -172,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let store_dir = dir.join("store");
     let run_dir = dir.join("pretrain");
     let ft_dir = dir.join("finetune");
-    let stage = |n: usize, what: &str| {
+    let announce = |n: usize, what: &str| {
         eprintln!(
             "\n[{n}/{STAGES}] {what}  ({:.0} s elapsed)",
             started.elapsed().as_secs_f64()
@@ -180,8 +196,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
 
     // 1. Import.
-    stage(1, &format!("importing {}", recipe_path.display()));
-    if !state.stages.contains_key("import") {
+    announce(1, &format!("importing {}", recipe_path.display()));
+    state.stage(&dir, "import", || {
         let recipe = multimat_import::Recipe::from_path(&recipe_path)?;
         let options = multimat_import::ImportOptions {
             strict: false,
@@ -203,21 +219,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         let store = Store::open(&store_dir)?;
         let info = multimat_dataset::info(&store)?;
-        state.stages.insert(
-            "import".into(),
-            json!({"seconds": t.elapsed().as_secs_f64(), "store": serde_json::to_value(&info)?}),
-        );
-        state.save(&dir)?;
-    } else {
-        eprintln!("done earlier");
-    }
+        Ok(json!({"seconds": t.elapsed().as_secs_f64(), "store": serde_json::to_value(&info)?}))
+    })?;
     let store = Store::open(&store_dir)?;
 
     // 2. Graphs.
     // The PotNet cache takes seconds and lets every PotNet command run on this store later;
     // CGCNN graphs are built when a job loads the store.
-    stage(2, "PotNet graph cache");
-    if !state.stages.contains_key("graphs") {
+    announce(2, "PotNet graph cache");
+    state.stage(&dir, "graphs", || {
         let meta = super::data::build_graphs(&store, GraphKind::Potnet)?;
         eprintln!(
             "{} graphs in {:.1} s, {} failed",
@@ -225,14 +235,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             meta.seconds,
             meta.failed.len()
         );
-        state.stages.insert(
-            "graphs".into(),
-            json!({"materials": meta.materials, "seconds": meta.seconds, "failed": meta.failed.len()}),
-        );
-        state.save(&dir)?;
-    } else {
-        eprintln!("done earlier");
-    }
+        Ok(json!({"materials": meta.materials, "seconds": meta.seconds, "failed": meta.failed.len()}))
+    })?;
 
     // 3. Pretraining (resumes from its last checkpoint after an interruption).
     let modalities: Vec<&str> = pretrain_config
@@ -240,7 +244,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|m| m.name())
         .collect();
-    stage(
+    announce(
         3,
         &format!(
             "pretraining {} ({}, {} preset, {} epochs)",
@@ -250,7 +254,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             pretrain_config.epochs
         ),
     );
-    if !state.stages.contains_key("pretrain") {
+    state.stage(&dir, "pretrain", || {
         let t = Instant::now();
         let has_checkpoint = run_dir.join("checkpoint").join("state.json").exists();
         if run_dir.exists() && !has_checkpoint {
@@ -268,24 +272,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         super::pretrain::run_job(job)?;
         let records = read_epoch_records(&run_dir.join("metrics.jsonl"))?;
-        state.stages.insert(
-            "pretrain".into(),
-            json!({"seconds": t.elapsed().as_secs_f64(), "epochs": records}),
-        );
-        state.save(&dir)?;
-    } else {
-        eprintln!("done earlier");
-    }
+        Ok(json!({"seconds": t.elapsed().as_secs_f64(), "epochs": records}))
+    })?;
 
     // 4. Fine-tuning: pretrained vs from scratch on the same split and seed.
-    stage(
+    announce(
         4,
         &format!(
             "fine-tuning {} from the pretrained encoder and from scratch ({} epochs each)",
             args.task, args.finetune_epochs
         ),
     );
-    if !state.stages.contains_key("finetune") {
+    state.stage(&dir, "finetune", || {
         if ft_dir.exists() {
             // Fine-tuning has no resume: an interrupted one starts over.
             std::fs::remove_dir_all(&ft_dir)
@@ -320,25 +318,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .find(|r| r.variant == v)
                 .map(|r| r.test_mae.mean)
         };
-        state.stages.insert(
-            "finetune".into(),
-            json!({
-                "seconds": t.elapsed().as_secs_f64(),
-                "task": results.task,
-                "metric": format!("test MAE ({})", results.units),
-                "units": results.units,
-                "target_transform": results.target_transform,
-                "split": results.split,
-                "sizes": results.sizes,
-                "pretrained_mae": mae(Variant::Pretrained),
-                "scratch_mae": mae(Variant::Scratch),
-                "results": ft_dir.join("results.json"),
-            }),
-        );
-        state.save(&dir)?;
-    } else {
-        eprintln!("done earlier");
-    }
+        Ok(json!({
+            "seconds": t.elapsed().as_secs_f64(),
+            "task": results.task,
+            "metric": format!("test MAE ({})", results.units),
+            "units": results.units,
+            "target_transform": results.target_transform,
+            "split": results.split,
+            "sizes": results.sizes,
+            "pretrained_mae": mae(Variant::Pretrained),
+            "scratch_mae": mae(Variant::Scratch),
+            "results": ft_dir.join("results.json"),
+        }))
+    })?;
 
     let input = RunInput {
         model: run_dir.clone(),
@@ -349,8 +341,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
 
     // 5. Retrieval.
-    stage(5, "cross-modal retrieval on the test split");
-    if !state.stages.contains_key("retrieval") {
+    announce(5, "cross-modal retrieval on the test split");
+    state.stage(&dir, "retrieval", || {
         let reports = super::evaluate::retrieval_report(&input)?;
         super::evaluate::print_retrieval(&reports);
         write_json(&dir.join("retrieval.json"), &reports)?;
@@ -375,15 +367,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        state.stages.insert("retrieval".into(), Value::Array(rows));
-        state.save(&dir)?;
-    } else {
-        eprintln!("done earlier");
-    }
+        Ok(Value::Array(rows))
+    })?;
 
     // 6. Discovery with phonon-DOS targets.
-    stage(6, "material discovery from phonon DOS targets");
-    if !state.stages.contains_key("discovery") {
+    announce(6, "material discovery from phonon DOS targets");
+    state.stage(&dir, "discovery", || {
         let report = super::evaluate::discovery_report(&DiscoveryArgs {
             input: input.clone(),
             modality: Modality::PhononDos.name().into(),
@@ -401,25 +390,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "15": at(15).map(f),
             })
         };
-        state.stages.insert(
-            "discovery".into(),
-            json!({
-                "target": report.target_modality,
-                "targets": report.targets,
-                "candidates": report.candidates,
-                "nmae": pick(|p| p.model),
-                "random_nmae": pick(|p| p.random),
-                "report": dir.join("discovery.json"),
-            }),
-        );
-        state.save(&dir)?;
-    } else {
-        eprintln!("done earlier");
-    }
+        Ok(json!({
+            "target": report.target_modality,
+            "targets": report.targets,
+            "candidates": report.candidates,
+            "nmae": pick(|p| p.model),
+            "random_nmae": pick(|p| p.random),
+            "report": dir.join("discovery.json"),
+        }))
+    })?;
 
     // 7. Crystal embeddings of every material and their UMAP maps.
-    stage(7, "crystal embeddings and UMAP maps");
-    if !state.stages.contains_key("umap") {
+    announce(7, "crystal embeddings and UMAP maps");
+    state.stage(&dir, "umap", || {
         let all = RunInput {
             part: "all".into(),
             ..input.clone()
@@ -459,13 +442,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "images": report.images,
             }));
         }
-        state
-            .stages
-            .insert("umap".into(), json!({"embeddings": emb_path, "maps": maps}));
-        state.save(&dir)?;
-    } else {
-        eprintln!("done earlier");
-    }
+        Ok(json!({"embeddings": emb_path, "maps": maps}))
+    })?;
 
     let summary = json!({
         "format": "multimat-quickstart-summary/1",
