@@ -158,29 +158,6 @@ impl TextEncoder {
         })
     }
 
-    /// Wraps an already built model (e.g. a random test network).
-    pub fn from_parts(
-        config: BertConfig,
-        tokenizer: BertTokenizer,
-        model: BertModel,
-        device: &Device,
-        files: CheckpointFiles,
-    ) -> Self {
-        TextEncoder {
-            config,
-            tokenizer,
-            model,
-            device: device.clone(),
-            model_path: files
-                .config
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
-            files,
-            fingerprint: String::new(),
-        }
-    }
-
     /// Width of the sentence vectors.
     pub fn dim(&self) -> usize {
         self.config.hidden_size

@@ -182,11 +182,6 @@ impl BertTokenizer {
         self.vocab_len
     }
 
-    /// Id of `token`, if the vocabulary has it.
-    pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-
     /// Tokenizes one text into `[CLS] … [SEP]` ids, cut to [`max_len`](Self::max_len).
     /// `index` and `name` identify the text in errors; an empty or whitespace-only text is an
     /// error (BERT would embed the bare `[CLS] [SEP]`, a vector that describes nothing).

@@ -25,6 +25,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use arrow_array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use multimat_crystal::io::atomic::is_temp_name;
+use multimat_crystal::io::write_atomic_with;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -136,7 +138,7 @@ impl ModalityStaging {
         }
         names.sort();
         for n in &names {
-            if n.starts_with('.') && n.contains(".tmp.") {
+            if is_temp_name(n) {
                 // A temp file of a write that was killed before its rename.
                 let p = self.dir.join(n);
                 std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
@@ -393,11 +395,6 @@ impl ModalityStaging {
             replaced,
         })
     }
-
-    /// Drops the staging area without touching the store.
-    pub fn discard(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
-    }
 }
 
 fn chunk_number(file: &str) -> Option<usize> {
@@ -467,38 +464,37 @@ fn rewrite_table(store: &Path, man: &Manifest, set: Option<(&str, &[i64])>) -> R
         let d = schema.index_of(&table::derived_column(m)).ok();
         (r, d, rows)
     });
-    let tmp = manifest::temp_path(&path);
-    let result = (|| -> Result<()> {
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let handle = file.try_clone().map_err(|e| Error::io(&tmp, e))?;
-        let mut w = table::open_writer(file, &schema, &path)?;
-        let werr = |e: parquet::errors::ParquetError| {
-            Error::new(&path, ErrorKind::CorruptTable(e.to_string()))
-        };
-        let mut start = 0usize;
-        if man.materials > 0 {
-            let old = File::open(&path).map_err(|e| Error::io(&path, e))?;
-            table::for_each_batch(old, &path, man.materials, None, |b| {
-                let n = b.num_rows();
-                let mut b = table::conform_batch(&b, &schema, &path)?;
-                if let Some((Some(ri), Some(di), rows)) = set_cols {
-                    let mut cols: Vec<ArrayRef> = b.columns().to_vec();
-                    cols[ri] =
-                        std::sync::Arc::new(Int64Array::from(rows[start..start + n].to_vec()));
-                    cols[di] = std::sync::Arc::new(BooleanArray::from(vec![false; n]));
-                    b = RecordBatch::try_new(schema.clone(), cols)
-                        .map_err(|e| Error::new(&path, ErrorKind::CorruptTable(e.to_string())))?;
-                }
-                start += n;
-                w.write(&b).map_err(werr)
-            })?;
-        }
-        w.close().map_err(werr)?;
-        handle.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let io = |p: &Path, e| Error::io(p, e);
+    write_atomic_with(
+        &path,
+        |file| {
+            let file = file.try_clone().map_err(|e| Error::io(&path, e))?;
+            let mut w = table::open_writer(file, &schema, &path)?;
+            let werr = |e: parquet::errors::ParquetError| {
+                Error::new(&path, ErrorKind::CorruptTable(e.to_string()))
+            };
+            let mut start = 0usize;
+            if man.materials > 0 {
+                let old = File::open(&path).map_err(|e| Error::io(&path, e))?;
+                table::for_each_batch(old, &path, man.materials, None, |b| {
+                    let n = b.num_rows();
+                    let mut b = table::conform_batch(&b, &schema, &path)?;
+                    if let Some((Some(ri), Some(di), rows)) = set_cols {
+                        let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+                        cols[ri] =
+                            std::sync::Arc::new(Int64Array::from(rows[start..start + n].to_vec()));
+                        cols[di] = std::sync::Arc::new(BooleanArray::from(vec![false; n]));
+                        b = RecordBatch::try_new(schema.clone(), cols).map_err(|e| {
+                            Error::new(&path, ErrorKind::CorruptTable(e.to_string()))
+                        })?;
+                    }
+                    start += n;
+                    w.write(&b).map_err(werr)
+                })?;
+            }
+            w.close().map_err(werr)?;
+            Ok(())
+        },
+        io,
+    )
 }

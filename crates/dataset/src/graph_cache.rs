@@ -136,7 +136,7 @@ fn bytes_of<T: Copy, const N: usize>(values: &[T], to_le: impl Fn(T) -> [u8; N])
 /// One material's graph in cache form.
 enum Built {
     Potnet(potnet::PotNetGraph),
-    Cgcnn(Vec<u8>, cgcnn::CgcnnGraph),
+    Cgcnn(cgcnn::CgcnnGraph),
     Failed(String),
 }
 
@@ -212,12 +212,9 @@ pub fn build_graph_cache(
                         Ok(g) => Built::Potnet(g),
                         Err(e) => Built::Failed(e.to_string()),
                     },
-                    GraphKind::Cgcnn => match (
-                        structure.atomic_numbers(id),
-                        cgcnn::build(&structure, id, &cgcnn_config),
-                    ) {
-                        (Ok(z), Ok(g)) => Built::Cgcnn(z, g),
-                        (Err(e), _) | (_, Err(e)) => Built::Failed(e.to_string()),
+                    GraphKind::Cgcnn => match cgcnn::build(&structure, id, &cgcnn_config) {
+                        Ok(g) => Built::Cgcnn(g),
+                        Err(e) => Built::Failed(e.to_string()),
                     },
                 };
                 (*i, b)
@@ -240,10 +237,11 @@ pub fn build_graph_cache(
                     )?;
                     arrays[4].write(&bytes_of(&inf, f32::to_le_bytes), inf.len())?;
                 }
-                Built::Cgcnn(z, g) => {
+                Built::Cgcnn(g) => {
+                    let z = &g.atomic_numbers;
                     atoms += z.len();
                     edges += g.neighbor_index.len();
-                    atomic_numbers.write(&z, z.len())?;
+                    atomic_numbers.write(z, z.len())?;
                     arrays[0].write(
                         &bytes_of(&g.neighbor_index, u32::to_le_bytes),
                         g.neighbor_index.len(),
@@ -298,6 +296,81 @@ pub fn build_graph_cache(
     }
     std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     Ok(meta)
+}
+
+/// Reads the `meta.json` of a cache that is in step with the store (built after the store's
+/// last commit, over all its materials); returns it with the cache folder.
+fn read_fresh_meta(store: &Store, kind: GraphKind) -> Result<(GraphCacheMeta, PathBuf)> {
+    let meta = read_meta(store, kind)?;
+    let dir = cache_dir(store, kind);
+    if meta.store_updated != store.manifest().updated || meta.materials != store.len() {
+        return Err(Error::new(
+            dir.join("meta.json"),
+            ErrorKind::CorruptManifest(format!("graph cache is stale: the store changed after it was built (run `multimat data graphs --kind {}` again)", kind.name())),
+        ));
+    }
+    Ok((meta, dir))
+}
+
+/// A CGCNN graph cache loaded into memory (`multimat data graphs --kind cgcnn`; 12 neighbour
+/// slots of 8 bytes per atom). Its graphs are those `multimat_graphs::cgcnn::build` makes with
+/// the default parameters, so reading it and building on the fly give the same inputs.
+#[derive(Debug, Clone)]
+pub struct CgcnnCache {
+    pub meta: GraphCacheMeta,
+    node_offsets: Vec<i64>,
+    atomic_numbers: Vec<u8>,
+    neighbor_index: Vec<u32>,
+    neighbor_distance: Vec<f32>,
+    /// Neighbour slots per atom (M).
+    slots: usize,
+}
+
+impl CgcnnCache {
+    /// Loads the CGCNN cache of `store`; fails if it is missing or older than the store.
+    pub fn open(store: &Store) -> Result<Self> {
+        let (meta, dir) = read_fresh_meta(store, GraphKind::Cgcnn)?;
+        let (shape, _) = read_npy_raw(&dir.join("neighbor_index.npy"), "<u4")?;
+        let slots = shape.get(1).copied().unwrap_or(0);
+        let cache = CgcnnCache {
+            node_offsets: read_i64(&dir.join("node_offsets.npy"))?,
+            atomic_numbers: read_npy_raw(&dir.join("atomic_numbers.npy"), "|u1")?.1,
+            neighbor_index: read_u32(&dir.join("neighbor_index.npy"))?,
+            neighbor_distance: read_f32(&dir.join("neighbor_distance.npy"))?,
+            slots,
+            meta,
+        };
+        let n = cache.meta.materials;
+        let atoms = cache.atomic_numbers.len();
+        let consistent = slots > 0
+            && cache.node_offsets.len() == n + 1
+            && cache.node_offsets.first() == Some(&0)
+            && cache.node_offsets.windows(2).all(|w| w[0] <= w[1])
+            && cache.node_offsets[n] as usize == atoms
+            && cache.neighbor_index.len() == atoms * slots
+            && cache.neighbor_distance.len() == atoms * slots;
+        if !consistent {
+            return Err(Error::new(
+                dir,
+                ErrorKind::BadShard("graph cache arrays disagree in length".into()),
+            ));
+        }
+        Ok(cache)
+    }
+
+    /// The graph of material `i` (empty slices if it failed to build).
+    pub fn graph(&self, i: usize) -> cgcnn::CgcnnGraphView<'_> {
+        let (a0, a1) = (
+            self.node_offsets[i] as usize,
+            self.node_offsets[i + 1] as usize,
+        );
+        let m = self.slots;
+        cgcnn::CgcnnGraphView {
+            atomic_numbers: &self.atomic_numbers[a0..a1],
+            neighbor_index: &self.neighbor_index[a0 * m..a1 * m],
+            neighbor_distance: &self.neighbor_distance[a0 * m..a1 * m],
+        }
+    }
 }
 
 /// Reads a cache's `meta.json`.
@@ -377,29 +450,10 @@ pub struct PotNetCache {
     pair_offsets: Vec<usize>,
 }
 
-/// One material's PotNet graph, borrowed from a [`PotNetCache`].
-#[derive(Debug, Clone, Copy)]
-pub struct PotNetGraphView<'a> {
-    pub atomic_numbers: &'a [u8],
-    pub local_src: &'a [u32],
-    pub local_dst: &'a [u32],
-    /// Å.
-    pub local_distance: &'a [f32],
-    /// `[N², 3]` flattened: Coulomb, London, Pauli for pair k = i·N + j.
-    pub infinite: &'a [f32],
-}
-
 impl PotNetCache {
     /// Loads the PotNet cache of `store`; fails if it is missing or older than the store.
     pub fn open(store: &Store) -> Result<Self> {
-        let meta = read_meta(store, GraphKind::Potnet)?;
-        let dir = cache_dir(store, GraphKind::Potnet);
-        if meta.store_updated != store.manifest().updated || meta.materials != store.len() {
-            return Err(Error::new(
-                dir.join("meta.json"),
-                ErrorKind::CorruptManifest("graph cache is stale: the store changed after it was built (run `multimat data graphs` again)".into()),
-            ));
-        }
+        let (meta, dir) = read_fresh_meta(store, GraphKind::Potnet)?;
         let node_offsets = read_i64(&dir.join("node_offsets.npy"))?;
         let mut pair_offsets = vec![0usize];
         for w in node_offsets.windows(2) {
@@ -435,7 +489,7 @@ impl PotNetCache {
     }
 
     /// The graph of material `i` (empty slices if it failed to build).
-    pub fn graph(&self, i: usize) -> PotNetGraphView<'_> {
+    pub fn graph(&self, i: usize) -> potnet::PotNetGraphView<'_> {
         let (a0, a1) = (
             self.node_offsets[i] as usize,
             self.node_offsets[i + 1] as usize,
@@ -445,7 +499,7 @@ impl PotNetCache {
             self.local_offsets[i + 1] as usize,
         );
         let (p0, p1) = (self.pair_offsets[i], self.pair_offsets[i + 1]);
-        PotNetGraphView {
+        potnet::PotNetGraphView {
             atomic_numbers: &self.atomic_numbers[a0..a1],
             local_src: &self.local_src[e0..e1],
             local_dst: &self.local_dst[e0..e1],

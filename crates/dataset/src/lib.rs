@@ -40,7 +40,7 @@ pub mod writer;
 pub use attach::{AttachSummary, ModalityStaging};
 pub use batch::{batches, collate, Batch};
 pub use error::{Error, ErrorKind, Result};
-pub use graph_cache::{build_graph_cache, GraphCacheMeta, GraphKind, PotNetCache};
+pub use graph_cache::{build_graph_cache, CgcnnCache, GraphCacheMeta, GraphKind, PotNetCache};
 pub use info::{info, ModalityCounts, StoreInfo};
 pub use manifest::{Manifest, ModalityEntry};
 pub use npy::Dtype;

@@ -3,7 +3,6 @@
 //! ignore and the next writer overwrites.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -161,50 +160,18 @@ impl Default for Manifest {
     }
 }
 
-/// Writes `contents` to `path` via a temporary file in the same folder, fsync, then rename, so
-/// a crash leaves either the old or the new file, never a torn one.
+/// [`multimat_crystal::io::write_atomic`] with the store's error type.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    write_atomic_with(path, |f| f.write_all(contents))
+    multimat_crystal::io::write_atomic(path, contents).map_err(|e| Error::io(path, e))
 }
 
-/// Like [`write_atomic`], with the contents produced by `fill` writing into the temp file.
+/// [`multimat_crystal::io::write_atomic_with`] for contents written by `fill`, with the store's
+/// error type naming `path`.
 pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> Result<()> {
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        fill(&mut f)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        sync_dir(path);
-        Ok(())
-    })();
-    result.map_err(|e: std::io::Error| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
-
-/// The temporary name used while `path` is being written.
-pub fn temp_path(path: &Path) -> std::path::PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
-}
-
-/// Makes the rename itself durable; best effort, since not every filesystem allows opening a
-/// directory for fsync and the data files are already synced.
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+    multimat_crystal::io::write_atomic_with(path, fill, |_, e| e).map_err(|e| Error::io(path, e))
 }
 
 /// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.

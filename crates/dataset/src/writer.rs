@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use multimat_crystal::io::write_atomic_with;
 use multimat_crystal::Structure;
 use serde::{Deserialize, Serialize};
 
@@ -587,33 +588,31 @@ impl StoreWriter {
     fn write_table(&self, labels: &[String], modalities: &[String]) -> Result<()> {
         let path = self.dir.join(TABLE_FILE);
         let schema = table::schema(labels, modalities);
-        let tmp = manifest::temp_path(&path);
-        let result = (|| -> Result<()> {
-            let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let handle = file.try_clone().map_err(|e| Error::io(&tmp, e))?;
-            let mut w = table::open_writer(file, &schema, &path)?;
-            let werr = |e: parquet::errors::ParquetError| {
-                Error::new(&path, ErrorKind::CorruptTable(e.to_string()))
-            };
-            if self.manifest.materials > 0 {
-                let old = File::open(&path).map_err(|e| Error::io(&path, e))?;
-                table::for_each_batch(old, &path, self.manifest.materials, None, |b| {
-                    let b = table::conform_batch(&b, &schema, &path)?;
-                    w.write(&b).map_err(werr)
-                })?;
-            }
-            for chunk in self.pending.chunks(table::ROW_GROUP_ROWS) {
-                let b = table::rows_to_batch(chunk, &schema, labels, modalities)?;
-                w.write(&b).map_err(werr)?;
-            }
-            w.close().map_err(werr)?;
-            handle.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        let io = |p: &std::path::Path, e| Error::io(p, e);
+        write_atomic_with(
+            &path,
+            |file| {
+                let file = file.try_clone().map_err(|e| Error::io(&path, e))?;
+                let mut w = table::open_writer(file, &schema, &path)?;
+                let werr = |e: parquet::errors::ParquetError| {
+                    Error::new(&path, ErrorKind::CorruptTable(e.to_string()))
+                };
+                if self.manifest.materials > 0 {
+                    let old = File::open(&path).map_err(|e| Error::io(&path, e))?;
+                    table::for_each_batch(old, &path, self.manifest.materials, None, |b| {
+                        let b = table::conform_batch(&b, &schema, &path)?;
+                        w.write(&b).map_err(werr)
+                    })?;
+                }
+                for chunk in self.pending.chunks(table::ROW_GROUP_ROWS) {
+                    let b = table::rows_to_batch(chunk, &schema, labels, modalities)?;
+                    w.write(&b).map_err(werr)?;
+                }
+                w.close().map_err(werr)?;
+                Ok(())
+            },
+            io,
+        )
     }
 
     /// Test hook: commits shards and the table but stops before the manifest, as a process

@@ -20,6 +20,7 @@ use arrow_array::{
     StringArray,
 };
 use arrow_schema::{DataType, Field, Schema};
+use multimat_crystal::io::write_atomic_with;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -270,27 +271,32 @@ impl Embeddings {
             .set_compression(Compression::SNAPPY)
             .set_key_value_metadata(Some(kv))
             .build();
-        atomic_write_with(path, |file| {
-            let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-                .map_err(|e| e.to_string())?;
-            // Row groups of 64k rows keep the writer's buffer to ~32 MB at dim 128.
-            const CHUNK: usize = 65536;
-            for start in (0..self.len()).step_by(CHUNK) {
-                let end = (start + CHUNK).min(self.len());
-                let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
-                    self.ids[start..end].iter().map(String::as_str),
-                ));
-                let flat =
-                    Float32Array::from(self.values[start * self.dim..end * self.dim].to_vec());
-                let list = FixedSizeListArray::try_new(item.clone(), dim, Arc::new(flat), None)
+        write_atomic_with(
+            path,
+            |file| {
+                let file = file.try_clone().map_err(|e| e.to_string())?;
+                let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
                     .map_err(|e| e.to_string())?;
-                let batch = RecordBatch::try_new(schema.clone(), vec![ids, Arc::new(list)])
-                    .map_err(|e| e.to_string())?;
-                writer.write(&batch).map_err(|e| e.to_string())?;
-            }
-            writer.close().map_err(|e| e.to_string())?;
-            Ok(())
-        })
+                // Row groups of 64k rows keep the writer's buffer to ~32 MB at dim 128.
+                const CHUNK: usize = 65536;
+                for start in (0..self.len()).step_by(CHUNK) {
+                    let end = (start + CHUNK).min(self.len());
+                    let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
+                        self.ids[start..end].iter().map(String::as_str),
+                    ));
+                    let flat =
+                        Float32Array::from(self.values[start * self.dim..end * self.dim].to_vec());
+                    let list = FixedSizeListArray::try_new(item.clone(), dim, Arc::new(flat), None)
+                        .map_err(|e| e.to_string())?;
+                    let batch = RecordBatch::try_new(schema.clone(), vec![ids, Arc::new(list)])
+                        .map_err(|e| e.to_string())?;
+                    writer.write(&batch).map_err(|e| e.to_string())?;
+                }
+                writer.close().map_err(|e| e.to_string())?;
+                Ok(())
+            },
+            |_, e| e.to_string(),
+        )
         .map_err(|m| Error::new(name, ErrorKind::Io(m)))
     }
 
@@ -440,18 +446,22 @@ impl Embeddings {
             .map_err(|e| Error::io(sidecar.display().to_string(), &e))?;
         let header = multimat_modalities::npy::header("<f4", &[self.len(), self.dim])
             .map_err(|e| Error::io(&name, &e))?;
-        atomic_write_with(path, |mut file| {
-            file.write_all(&header).map_err(|e| e.to_string())?;
-            let mut buf = Vec::with_capacity(1 << 20);
-            for chunk in self.values.chunks(1 << 18) {
-                buf.clear();
-                for v in chunk {
-                    buf.extend_from_slice(&v.to_le_bytes());
+        write_atomic_with(
+            path,
+            |file| {
+                file.write_all(&header).map_err(|e| e.to_string())?;
+                let mut buf = Vec::with_capacity(1 << 20);
+                for chunk in self.values.chunks(1 << 18) {
+                    buf.clear();
+                    for v in chunk {
+                        buf.extend_from_slice(&v.to_le_bytes());
+                    }
+                    file.write_all(&buf).map_err(|e| e.to_string())?;
                 }
-                file.write_all(&buf).map_err(|e| e.to_string())?;
-            }
-            file.sync_all().map_err(|e| e.to_string())
-        })
+                Ok(())
+            },
+            |_, e| e.to_string(),
+        )
         .map_err(|m| Error::new(name, ErrorKind::Io(m)))
     }
 
@@ -537,32 +547,4 @@ pub fn normalize_rows(values: &mut [f32], dim: usize) {
         let scale = 1.0 / norm.max(NORM_EPS);
         row.iter_mut().for_each(|v| *v *= scale);
     }
-}
-
-/// Streams into a temporary file beside `path`, fsyncs and renames it over `path`; removes the
-/// temporary file on failure.
-fn atomic_write_with(
-    path: &Path,
-    write: impl FnOnce(File) -> std::result::Result<(), String>,
-) -> std::result::Result<(), String> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let file = File::create(&tmp).map_err(|e| e.to_string())?;
-        let sync = file.try_clone().map_err(|e| e.to_string())?;
-        write(file)?;
-        sync.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

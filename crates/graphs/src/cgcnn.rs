@@ -81,6 +81,8 @@ impl CgcnnConfig {
 /// CGCNN input graph of one crystal; arrays are row-major and flat.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CgcnnGraph {
+    /// Z of each site.
+    pub atomic_numbers: Vec<u8>,
     /// [num_sites × 92] one-hot atom features.
     pub atom_features: Vec<f32>,
     /// [num_sites × max_neighbors] neighbour site indices; padding slots hold 0.
@@ -94,7 +96,28 @@ pub struct CgcnnGraph {
     pub padded_sites: usize,
 }
 
+/// One crystal's CGCNN graph as borrowed slices: what the model layer batches into tensors,
+/// whether the graph was just built ([`CgcnnGraph::view`]) or is read from a store's cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CgcnnGraphView<'a> {
+    /// Z of each of the N sites.
+    pub atomic_numbers: &'a [u8],
+    /// `[N·M]` row-major neighbour site of each slot (M = 12 by default; padding slots hold 0).
+    pub neighbor_index: &'a [u32],
+    /// `[N·M]` distance of each slot, Å (padding slots hold radius + 1 = 9 Å).
+    pub neighbor_distance: &'a [f32],
+}
+
 impl CgcnnGraph {
+    /// The graph as borrowed slices.
+    pub fn view(&self) -> CgcnnGraphView<'_> {
+        CgcnnGraphView {
+            atomic_numbers: &self.atomic_numbers,
+            neighbor_index: &self.neighbor_index,
+            neighbor_distance: &self.neighbor_distance,
+        }
+    }
+
     /// The 92 features of site `i`.
     pub fn features(&self, i: usize) -> &[f32] {
         &self.atom_features[i * ATOM_FEATURES..(i + 1) * ATOM_FEATURES]
@@ -166,6 +189,7 @@ pub fn build(
         }
     }
     Ok(CgcnnGraph {
+        atomic_numbers: z,
         atom_features,
         neighbor_index,
         neighbor_distance,

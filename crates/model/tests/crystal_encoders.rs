@@ -7,9 +7,11 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{BatchNorm, Linear};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use multimat_model::encoders::cgcnn::{CgcnnConfig, CgcnnGraphRef, CgcnnInput, GaussianDistance};
+use multimat_graphs::cgcnn::CgcnnGraphView;
+use multimat_graphs::potnet::PotNetGraphView;
+use multimat_model::encoders::cgcnn::{CgcnnConfig, CgcnnInput, GaussianDistance};
 use multimat_model::encoders::potnet::{
-    gaussian_rbf, multiquadric_rbf, PotNet, PotNetConfig, PotNetConv, PotNetGraphRef, PotNetInput,
+    gaussian_rbf, multiquadric_rbf, PotNet, PotNetConfig, PotNetConv, PotNetInput,
 };
 use multimat_model::trainable_params;
 
@@ -28,8 +30,8 @@ struct PotGraph {
 }
 
 impl PotGraph {
-    fn as_ref(&self) -> PotNetGraphRef<'_> {
-        PotNetGraphRef {
+    fn as_ref(&self) -> PotNetGraphView<'_> {
+        PotNetGraphView {
             atomic_numbers: &self.z,
             local_src: &self.src,
             local_dst: &self.dst,
@@ -187,8 +189,8 @@ struct CgGraph {
 const SLOTS: usize = 12;
 
 impl CgGraph {
-    fn as_ref(&self) -> CgcnnGraphRef<'_> {
-        CgcnnGraphRef {
+    fn as_ref(&self) -> CgcnnGraphView<'_> {
+        CgcnnGraphView {
             atomic_numbers: &self.z,
             neighbor_index: &self.idx,
             neighbor_distance: &self.dist,

@@ -15,7 +15,8 @@ use multimat_model::encoders::charge_density::{
     max_pool3d, BatchNorm3dConfig, ResNeXt3d, ResNeXt3dConfig,
 };
 use multimat_model::encoders::dos::{attention, DosTransformer, DosTransformerConfig};
-use multimat_model::encoders::text::{EncoderError, TextMlpConfig};
+use multimat_model::encoders::text::TextMlpConfig;
+use multimat_model::error::EncoderError;
 use multimat_model::trainable_params;
 use serde_json::Value;
 

@@ -1088,7 +1088,8 @@ pub fn sha256_file(path: &Path) -> Result<String, FetchError> {
     Ok(hex(&h.finalize()))
 }
 
-/// Writes `.<name>.part` next to `path`, syncs it and renames it over `path`.
+/// Writes `path` atomically through `.<name>.part` beside it (the name [`remove_partials`]
+/// recognises after a killed run).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| FetchError::io(dir, e))?;
@@ -1096,17 +1097,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.part"));
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    r.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        FetchError::io(path, e)
-    })
+    multimat_crystal::io::write_atomic_via(
+        path,
+        &dir.join(format!(".{name}.part")),
+        |f| f.write_all(bytes).map_err(|e| FetchError::io(path, e)),
+        |_, e| FetchError::io(path, e),
+    )
 }
 
 /// Removes `.*.part` files left in the document folders by a killed run.

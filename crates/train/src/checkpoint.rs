@@ -17,7 +17,6 @@
 //! picked up if the crash fell between the renames).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -28,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PretrainConfig;
 use crate::error::{Result, TrainError};
-use crate::model::{ModelConfig, MultiMat};
+use multimat_model::{ModelConfig, MultiMat};
 
 /// `config.json` of a run.
 pub const CONFIG_FILE: &str = "config.json";
@@ -81,19 +80,12 @@ pub struct TrainState {
     pub val_loss: Option<f64>,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp-write");
-    let mut f = fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| TrainError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| TrainError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
-}
-
 /// Writes `value` as pretty JSON to `path` atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| TrainError::checkpoint(path, e.to_string()))?;
-    write_atomic(path, format!("{text}\n").as_bytes())
+    multimat_crystal::io::write_atomic(path, format!("{text}\n").as_bytes())
+        .map_err(|e| TrainError::io(path, e))
 }
 
 /// Reads JSON from `path` with errors naming the file.

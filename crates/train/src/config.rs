@@ -2,89 +2,13 @@
 //! and schedule of spec §4.1, and the model preset. Every field has the reference's default, so
 //! an empty file is the paper's setting.
 
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use multimat_model::loss::LossKind;
+use multimat_model::{CrystalKind, EncoderOverrides, Modality, Preset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::model::{CrystalKind, EncoderOverrides, Preset};
-
-/// A modality MultiMat can align. `crystal` is the anchor and always present.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Modality {
-    /// The crystal structure (PotNet or CGCNN graph).
-    Crystal,
-    /// Electronic density of states, `[2, 601]` (E − E_F in eV, states/eV).
-    Dos,
-    /// Phonon density of states, `[2, 601]` (frequency, density).
-    PhononDos,
-    /// Charge density `[1, 32, 32, 32]` (ρ·V, real or derived promolecular).
-    Density,
-    /// Frozen text vector of the material's description.
-    Text,
-}
-
-impl Modality {
-    /// Every modality, anchor first.
-    pub const ALL: [Modality; 5] = [
-        Modality::Crystal,
-        Modality::Dos,
-        Modality::PhononDos,
-        Modality::Density,
-        Modality::Text,
-    ];
-
-    /// The name used in configs, metrics and the store (`crystal`, `dos`, `phonon_dos`,
-    /// `density`, `text`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Modality::Crystal => "crystal",
-            Modality::Dos => "dos",
-            Modality::PhononDos => "phonon_dos",
-            Modality::Density => "density",
-            Modality::Text => "text",
-        }
-    }
-
-    /// The store's array modality holding this modality's inputs (`None` for the crystal, which
-    /// comes from the graph cache).
-    pub fn store_array(self) -> Option<&'static str> {
-        match self {
-            Modality::Crystal => None,
-            other => Some(other.name()),
-        }
-    }
-}
-
-impl fmt::Display for Modality {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Modality {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let s = s.trim();
-        Modality::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .or(match s {
-                "charge_density" => Some(Modality::Density),
-                "phonon" => Some(Modality::PhononDos),
-                "structure" => Some(Modality::Crystal),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                format!("unknown modality {s:?}; known: crystal, dos, phonon_dos, density (charge_density), text")
-            })
-    }
-}
 
 /// Everything `multimat pretrain` needs besides the store and the output folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,31 +1,33 @@
-//! From the dataset store to model inputs: crystal graphs (PotNet graph cache, or CGCNN graphs
-//! built on the fly) and the array modalities with their existence masks.
+//! From the dataset store to model inputs: crystal graphs (the store's graph caches, or CGCNN
+//! graphs built on the fly) and the array modalities with their existence masks.
 
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use multimat_dataset::{collate, PotNetCache, Store};
-use multimat_graphs::cgcnn::{self as cgcnn_graph, CgcnnGraph};
-use multimat_model::encoders::cgcnn::{CgcnnGraphRef, CgcnnInput};
-use multimat_model::encoders::potnet::{PotNetGraphRef, PotNetInput};
+use multimat_dataset::{collate, CgcnnCache, PotNetCache, Store};
+use multimat_graphs::cgcnn::{self as cgcnn_graph, CgcnnGraph, CgcnnGraphView};
+use multimat_model::encoders::cgcnn::CgcnnInput;
+use multimat_model::encoders::potnet::PotNetInput;
+use multimat_model::{ArrayInput, BatchInputs, CrystalInput, CrystalKind, Modality};
 use rayon::prelude::*;
 
-use crate::config::Modality;
 use crate::error::{Result, TrainError};
-use crate::model::{ArrayInput, BatchInputs, CrystalInput, CrystalKind};
 
 /// The crystal graphs of every material of a store, in memory.
 pub enum CrystalGraphs {
     /// The store's PotNet graph cache (`multimat data graphs STORE`).
     Potnet(PotNetCache),
-    /// Atomic numbers and CGCNN graphs built from the stored structures (`None` where a
-    /// structure failed).
-    Cgcnn(Vec<Option<(Vec<u8>, CgcnnGraph)>>),
+    /// The store's CGCNN graph cache (`multimat data graphs STORE --kind cgcnn`).
+    CgcnnCache(CgcnnCache),
+    /// CGCNN graphs built from the stored structures (`None` where a structure failed), when
+    /// the store has no up-to-date CGCNN cache.
+    Cgcnn(Vec<Option<CgcnnGraph>>),
 }
 
 impl CrystalGraphs {
-    /// Loads the graphs `kind` needs: opens the PotNet cache (which must exist and be fresh),
-    /// or builds every CGCNN graph in parallel (seconds for ten thousand materials).
+    /// Loads the graphs `kind` needs: opens the PotNet cache (which must exist and be fresh);
+    /// for CGCNN opens the cache when it is up to date, or else builds every graph in parallel
+    /// (seconds for ten thousand materials; the same graphs the cache holds).
     pub fn load(store: &Store, kind: CrystalKind) -> Result<Self> {
         match kind {
             CrystalKind::Potnet => PotNetCache::open(store).map(CrystalGraphs::Potnet).map_err(|e| {
@@ -35,15 +37,15 @@ impl CrystalGraphs {
                 ))
             }),
             CrystalKind::Cgcnn => {
+                if let Ok(cache) = CgcnnCache::open(store) {
+                    return Ok(CrystalGraphs::CgcnnCache(cache));
+                }
                 let config = cgcnn_graph::CgcnnConfig::default();
                 let graphs = (0..store.len())
                     .into_par_iter()
                     .map(|i| {
                         let s = store.structure(i).ok()?;
-                        let id = &store.ids()[i];
-                        let z = s.atomic_numbers(id).ok()?;
-                        let g = cgcnn_graph::build(&s, id, &config).ok()?;
-                        Some((z, g))
+                        cgcnn_graph::build(&s, &store.ids()[i], &config).ok()
                     })
                     .collect();
                 Ok(CrystalGraphs::Cgcnn(graphs))
@@ -51,22 +53,27 @@ impl CrystalGraphs {
         }
     }
 
+    /// The CGCNN graph of material `i`, if it has one.
+    fn cgcnn(&self, i: usize) -> Option<CgcnnGraphView<'_>> {
+        match self {
+            CrystalGraphs::Potnet(_) => None,
+            CrystalGraphs::CgcnnCache(c) => {
+                Some(c.graph(i)).filter(|g| !g.atomic_numbers.is_empty())
+            }
+            CrystalGraphs::Cgcnn(g) => g.get(i).and_then(Option::as_ref).map(CgcnnGraph::view),
+        }
+    }
+
     /// Whether material `i` has a graph (materials whose graph failed are left out of training).
     pub fn has(&self, i: usize) -> bool {
-        match self {
-            CrystalGraphs::Potnet(c) => !c.graph(i).atomic_numbers.is_empty(),
-            CrystalGraphs::Cgcnn(g) => g.get(i).is_some_and(Option::is_some),
-        }
+        self.atoms(i) > 0
     }
 
     /// Number of atoms of material `i` (0 without a graph).
     pub fn atoms(&self, i: usize) -> usize {
         match self {
             CrystalGraphs::Potnet(c) => c.graph(i).atomic_numbers.len(),
-            CrystalGraphs::Cgcnn(g) => g
-                .get(i)
-                .and_then(Option::as_ref)
-                .map_or(0, |(z, _)| z.len()),
+            _ => self.cgcnn(i).map_or(0, |g| g.atomic_numbers.len()),
         }
     }
 
@@ -75,38 +82,20 @@ impl CrystalGraphs {
         match self {
             CrystalGraphs::Potnet(cache) => {
                 let views: Vec<_> = indices.iter().map(|&i| cache.graph(i)).collect();
-                let refs: Vec<PotNetGraphRef> = views
-                    .iter()
-                    .map(|v| PotNetGraphRef {
-                        atomic_numbers: v.atomic_numbers,
-                        local_src: v.local_src,
-                        local_dst: v.local_dst,
-                        local_distance: v.local_distance,
-                        infinite: v.infinite,
-                    })
-                    .collect();
-                PotNetInput::from_graphs(&refs, device)
+                PotNetInput::from_graphs(&views, device)
                     .map(CrystalInput::Potnet)
                     .map_err(|e| TrainError::Input(e.to_string()))
             }
-            CrystalGraphs::Cgcnn(graphs) => {
-                let gs: Vec<&(Vec<u8>, CgcnnGraph)> = indices
+            _ => {
+                let views: Vec<CgcnnGraphView> = indices
                     .iter()
                     .map(|&i| {
-                        graphs.get(i).and_then(Option::as_ref).ok_or_else(|| {
+                        self.cgcnn(i).ok_or_else(|| {
                             TrainError::Input(format!("material {i} has no CGCNN graph"))
                         })
                     })
                     .collect::<Result<_>>()?;
-                let refs: Vec<CgcnnGraphRef> = gs
-                    .iter()
-                    .map(|(z, g)| CgcnnGraphRef {
-                        atomic_numbers: z,
-                        neighbor_index: &g.neighbor_index,
-                        neighbor_distance: &g.neighbor_distance,
-                    })
-                    .collect();
-                CgcnnInput::from_graphs(&refs, device)
+                CgcnnInput::from_graphs(&views, device)
                     .map(CrystalInput::Cgcnn)
                     .map_err(|e| TrainError::Input(e.to_string()))
             }

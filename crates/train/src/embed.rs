@@ -3,10 +3,9 @@
 use burn::tensor::{Device, Tensor};
 use multimat_dataset::Store;
 
-use crate::config::Modality;
 use crate::data::{load_batch, CrystalGraphs};
 use crate::error::{Result, TrainError};
-use crate::model::MultiMat;
+use multimat_model::{Modality, MultiMat};
 
 /// Embeddings of several materials in one modality.
 #[derive(Debug, Clone, PartialEq)]

@@ -35,6 +35,9 @@ pub enum TrainError {
     /// The batch could not be turned into model inputs (e.g. a graph with an unknown element).
     #[error("batch input: {0}")]
     Input(String),
+    /// The model could not be built or could not encode a batch.
+    #[error(transparent)]
+    Model(#[from] multimat_model::ModelError),
     /// The loss could not be computed for this batch.
     #[error("loss: {0}")]
     Loss(#[from] multimat_model::loss::LossError),

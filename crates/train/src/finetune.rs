@@ -26,7 +26,6 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use multimat_dataset::{batches, load_split, save_split, split_ids, Split, Store};
-use multimat_model::encoders::cgcnn::CgcnnConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{
@@ -35,8 +34,8 @@ use crate::checkpoint::{
 use crate::data::CrystalGraphs;
 use crate::device::parse_device;
 use crate::error::{Result, TrainError};
-use crate::model::{CrystalConfig, CrystalEncoder, CrystalInput, CrystalKind, Preset};
 use crate::schedule::WarmupCosine;
+use multimat_model::{CrystalConfig, CrystalEncoder, CrystalInput, CrystalKind, Preset};
 
 /// `model.json` of one fine-tuned model.
 pub const MODEL_FILE: &str = "model.json";
@@ -880,17 +879,7 @@ fn encoder_configs(
 ) -> Result<Vec<(Variant, CrystalConfig)>> {
     let (preset, crystal) = match from {
         Some(rc) => (rc.pretrain.preset, rc.model.crystal.clone()),
-        None => {
-            let m = crate::model::ModelConfig::build(
-                preset,
-                CrystalKind::Potnet,
-                &[crate::config::Modality::Crystal],
-                &Default::default(),
-                None,
-                None,
-            )?;
-            (preset, m.crystal)
-        }
+        None => (preset, preset.crystal(CrystalKind::Potnet)),
     };
     variants
         .iter()
@@ -899,13 +888,10 @@ fn encoder_configs(
                 v,
                 match v {
                     Variant::Pretrained | Variant::Scratch => crystal.clone(),
-                    Variant::Cgcnn => {
-                        let base = match preset {
-                            Preset::Small => CgcnnConfig::small(),
-                            Preset::Paper => CgcnnConfig::new(),
-                        };
-                        CrystalConfig::Cgcnn(base.with_embedding_dim(crystal_latent(&crystal)))
-                    }
+                    // The baseline keeps the encoder's output width, so the heads compare.
+                    Variant::Cgcnn => CrystalConfig::Cgcnn(
+                        preset.cgcnn().with_embedding_dim(crystal_latent(&crystal)),
+                    ),
                 },
             ))
         })
@@ -1236,7 +1222,7 @@ struct TrainRun<'a> {
     prepared: &'a Prepared,
     graphs: &'a CrystalGraphs,
     /// The pretraining run's model and its weights file, for the pretrained variant.
-    pretrained: Option<(&'a crate::model::ModelConfig, &'a Path)>,
+    pretrained: Option<(&'a multimat_model::ModelConfig, &'a Path)>,
     device: &'a Device,
     infer_device: &'a Device,
     dir: PathBuf,

@@ -3,8 +3,8 @@
 //! (safetensors weights + JSON config + optimiser state), exact resume and a JSONL metrics
 //! log; plus loading a trained run for inference.
 //!
-//! Layering: reads stores and graph caches (dataset), builds encoders and losses (model);
-//! knows no file format beyond its own run directory.
+//! Layering: reads stores and graph caches (dataset), builds the MultiMat model, encoders and
+//! losses from the model crate; knows no file format beyond its own run directory.
 
 pub mod checkpoint;
 pub mod config;
@@ -13,14 +13,12 @@ pub mod device;
 pub mod embed;
 pub mod error;
 pub mod finetune;
-pub mod model;
 pub mod predict;
 pub mod pretrain;
 pub mod schedule;
 pub mod validation;
 
 pub use checkpoint::{load_run, LoadedRun, RunConfig, TrainState};
-pub use config::{Modality, PretrainConfig};
+pub use config::PretrainConfig;
 pub use error::{Result, TrainError};
-pub use model::{CrystalKind, ModelConfig, MultiMat, Preset};
 pub use pretrain::{pretrain, EpochRecord, Event, PretrainJob, PretrainSummary};

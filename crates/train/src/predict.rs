@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use multimat_crystal::Structure;
 use multimat_graphs::{cgcnn as cgcnn_graph, potnet as potnet_graph};
-use multimat_model::encoders::cgcnn::{CgcnnGraphRef, CgcnnInput};
-use multimat_model::encoders::potnet::{PotNetGraphRef, PotNetInput};
+use multimat_model::encoders::cgcnn::CgcnnInput;
+use multimat_model::encoders::potnet::PotNetInput;
+use multimat_model::{CrystalConfig, CrystalInput};
 
 use crate::checkpoint::read_json;
 use crate::error::{Result, TrainError};
@@ -17,7 +18,6 @@ use crate::finetune::{
     load_finetuned, run_dir, FinetuneResults, FinetunedModelConfig, Regressor, Variant, MODEL_FILE,
     RESULTS_FILE,
 };
-use crate::model::{CrystalConfig, CrystalInput};
 
 /// A fine-tuned model ready for inference.
 pub struct Predictor {
@@ -158,23 +158,12 @@ impl Predictor {
                 let graphs = chunk
                     .iter()
                     .map(|(name, s)| {
-                        let g = potnet_graph::build(s, name, &config)
-                            .map_err(|e| graph_err(name, e.to_string()))?;
-                        let infinite: Vec<f32> = g.infinite.iter().flatten().copied().collect();
-                        Ok((g, infinite))
+                        potnet_graph::build(s, name, &config)
+                            .map_err(|e| graph_err(name, e.to_string()))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let refs: Vec<PotNetGraphRef> = graphs
-                    .iter()
-                    .map(|(g, inf)| PotNetGraphRef {
-                        atomic_numbers: &g.atomic_numbers,
-                        local_src: &g.local.src,
-                        local_dst: &g.local.dst,
-                        local_distance: &g.local.distance,
-                        infinite: inf,
-                    })
-                    .collect();
-                PotNetInput::from_graphs(&refs, &self.device)
+                let views: Vec<_> = graphs.iter().map(|g| g.view()).collect();
+                PotNetInput::from_graphs(&views, &self.device)
                     .map(CrystalInput::Potnet)
                     .map_err(|e| TrainError::Input(e.to_string()))
             }
@@ -183,23 +172,12 @@ impl Predictor {
                 let graphs = chunk
                     .iter()
                     .map(|(name, s)| {
-                        let z = s
-                            .atomic_numbers(name)
-                            .map_err(|e| graph_err(name, e.to_string()))?;
-                        let g = cgcnn_graph::build(s, name, &config)
-                            .map_err(|e| graph_err(name, e.to_string()))?;
-                        Ok((z, g))
+                        cgcnn_graph::build(s, name, &config)
+                            .map_err(|e| graph_err(name, e.to_string()))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let refs: Vec<CgcnnGraphRef> = graphs
-                    .iter()
-                    .map(|(z, g)| CgcnnGraphRef {
-                        atomic_numbers: z,
-                        neighbor_index: &g.neighbor_index,
-                        neighbor_distance: &g.neighbor_distance,
-                    })
-                    .collect();
-                CgcnnInput::from_graphs(&refs, &self.device)
+                let views: Vec<_> = graphs.iter().map(|g| g.view()).collect();
+                CgcnnInput::from_graphs(&views, &self.device)
                     .map(CrystalInput::Cgcnn)
                     .map_err(|e| TrainError::Input(e.to_string()))
             }

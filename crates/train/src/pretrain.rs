@@ -20,14 +20,14 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{
     restore, save_checkpoint, write_json, RunConfig, TrainState, CONFIG_FILE, METRICS_FILE,
 };
-use crate::config::{Modality, PretrainConfig};
+use crate::config::PretrainConfig;
 use crate::data::{check_store_modalities, load_batch, text_dim, CrystalGraphs};
 use crate::device::parse_device;
 use crate::embed::{embed_modality, with_modality};
 use crate::error::{Result, TrainError};
-use crate::model::{ModelConfig, MultiMat};
 use crate::schedule::WarmupCosine;
 use crate::validation::{pair_retrieval, PairRetrieval};
+use multimat_model::{Modality, ModelConfig, MultiMat};
 
 /// A pretraining job.
 pub struct PretrainJob<'a> {
@@ -488,7 +488,7 @@ fn validate(
         return Ok((None, Vec::new()));
     }
     let eval = model.valid();
-    let device = eval.crystal_device();
+    let device = eval.device();
     let mut sum = 0.0;
     let mut n = 0usize;
     for chunk in val.chunks(config.batch_size) {
@@ -548,14 +548,4 @@ fn validate(
         ));
     }
     Ok((val_loss, retrieval))
-}
-
-impl MultiMat {
-    /// The device of the model's parameters.
-    pub fn crystal_device(&self) -> Device {
-        self.devices()
-            .into_iter()
-            .next()
-            .unwrap_or_else(Device::flex)
-    }
 }

@@ -9,13 +9,13 @@ use burn::tensor::Device;
 use multimat_crystal::io::{read_structure, ReadOptions};
 use multimat_dataset::{build_graph_cache, load_split, GraphKind, Store};
 use multimat_import::{import, ImportOptions, Recipe};
-use multimat_train::config::Modality;
+use multimat_model::{CrystalKind, Modality, Preset};
 use multimat_train::finetune::{
     finetune, load_finetuned, mae, mse, predict_indices, BestState, Event, FinetuneConfig,
     FinetuneJob, FinetuneResults, MeanStd, TargetTransform, TestPredictions, Variant,
 };
 use multimat_train::predict::{resolve_model_dir, Predictor};
-use multimat_train::{pretrain, Preset, PretrainConfig, PretrainJob};
+use multimat_train::{pretrain, PretrainConfig, PretrainJob};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -221,9 +221,7 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
         mse(&tp.predictions, &tp.targets)
     );
     let (_, best) = load_finetuned(dir, &Device::flex()).unwrap();
-    let graphs =
-        multimat_train::data::CrystalGraphs::load(&store, multimat_train::CrystalKind::Potnet)
-            .unwrap();
+    let graphs = multimat_train::data::CrystalGraphs::load(&store, CrystalKind::Potnet).unwrap();
     let idx: Vec<usize> = tp
         .ids
         .iter()

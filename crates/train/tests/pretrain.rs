@@ -6,8 +6,8 @@ use std::sync::{Mutex, OnceLock};
 
 use multimat_dataset::{build_graph_cache, make_split, save_split, GraphKind, Store};
 use multimat_import::{import, ImportOptions, Recipe};
-use multimat_train::config::Modality;
-use multimat_train::{load_run, pretrain, Event, Preset, PretrainConfig, PretrainJob};
+use multimat_model::{Modality, Preset};
+use multimat_train::{load_run, pretrain, Event, PretrainConfig, PretrainJob};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

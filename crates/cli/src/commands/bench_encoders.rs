@@ -18,25 +18,13 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use multimat_crystal::Structure;
-use multimat_model::encoders::cgcnn::{CgcnnConfig, CgcnnGraphRef, CgcnnInput};
-use multimat_model::encoders::charge_density::ResNeXt3dConfig;
-use multimat_model::encoders::dos::DosTransformerConfig;
-use multimat_model::encoders::potnet::{PotNetConfig, PotNetGraphRef, PotNetInput};
-use multimat_model::encoders::text::TextMlpConfig;
+use multimat_model::encoders::cgcnn::CgcnnInput;
+use multimat_model::encoders::potnet::PotNetInput;
 use multimat_model::flops::{self, GraphBatchSize, TRAIN_STEP_FACTOR};
-use multimat_model::trainable_params;
+use multimat_model::{trainable_params, Preset};
 use serde_json::{json, Value};
 
 use super::bench::load_structures;
-
-/// Model sizes to benchmark.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Preset {
-    /// The paper's sizes (PotNet 1.72 M parameters, ResNeXt-50 26.1 M, …).
-    Paper,
-    /// The small CPU presets of each encoder.
-    Small,
-}
 
 /// The encoders that can be benchmarked.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,8 +68,8 @@ impl EncoderKind {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model sizes: the paper's or the small CPU presets.
-    #[arg(long, value_enum, default_value = "paper")]
+    /// Model sizes: `paper` or `small`, the presets pretraining and fine-tuning use.
+    #[arg(long, default_value = "paper", value_parser = str::parse::<Preset>)]
     preset: Preset,
     /// Encoders to run, comma-separated.
     #[arg(
@@ -179,7 +167,7 @@ impl Measurement {
 
     /// Forward + backward FLOPs per second, GFLOP/s.
     fn gflops(&self) -> f64 {
-        TRAIN_STEP_FACTOR * self.forward_flops / self.mean_step_s() / 1e9
+        flops::train_step(self.forward_flops) / self.mean_step_s() / 1e9
     }
 }
 
@@ -575,27 +563,15 @@ fn bench_potnet(args: &Args, ad: &Device) -> anyhow::Result<Measurement> {
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<PotNetGraphRef> = graphs
-        .iter()
-        .map(|g| PotNetGraphRef {
-            atomic_numbers: &g.atomic_numbers,
-            local_src: &g.local.src,
-            local_dst: &g.local.dst,
-            local_distance: &g.local.distance,
-            infinite: g.infinite.as_flattened(),
-        })
-        .collect();
-    let input = PotNetInput::from_graphs(&refs, ad)?;
+    let views: Vec<_> = graphs.iter().map(|g| g.view()).collect();
+    let input = PotNetInput::from_graphs(&views, ad)?;
     let size = GraphBatchSize {
         graphs: b,
         atoms: input.num_atoms(),
         local_edges: input.num_local_edges(),
         infinite_edges: input.num_infinite_edges(),
     };
-    let config = match args.preset {
-        Preset::Paper => PotNetConfig::new(),
-        Preset::Small => PotNetConfig::small(),
-    };
+    let config = args.preset.potnet();
     let model = config.init(ad);
     let step_s = time_steps(args, "potnet", ad, || {
         train_step(model.forward(&input));
@@ -621,31 +597,25 @@ fn bench_cgcnn(args: &Args, ad: &Device) -> anyhow::Result<Measurement> {
     let b = batch_of(args, EncoderKind::Cgcnn);
     let structures = ordered_structures(&args.structures, b)?;
     let gconfig = multimat_graphs::cgcnn::CgcnnConfig::default();
-    let mut graphs = Vec::with_capacity(b);
-    for (id, s) in &structures {
-        let name = format!("{}:{id}", args.structures.display());
-        let z = s.atomic_numbers(&name)?;
-        graphs.push((z, multimat_graphs::cgcnn::build(s, &name, &gconfig)?));
-    }
-    let refs: Vec<CgcnnGraphRef> = graphs
+    let graphs = structures
         .iter()
-        .map(|(z, g)| CgcnnGraphRef {
-            atomic_numbers: z,
-            neighbor_index: &g.neighbor_index,
-            neighbor_distance: &g.neighbor_distance,
+        .map(|(id, s)| {
+            multimat_graphs::cgcnn::build(
+                s,
+                &format!("{}:{id}", args.structures.display()),
+                &gconfig,
+            )
         })
-        .collect();
-    let input = CgcnnInput::from_graphs(&refs, ad)?;
-    let atoms = graphs.iter().map(|(z, _)| z.len()).sum();
+        .collect::<Result<Vec<_>, _>>()?;
+    let views: Vec<_> = graphs.iter().map(|g| g.view()).collect();
+    let input = CgcnnInput::from_graphs(&views, ad)?;
+    let atoms = graphs.iter().map(|g| g.num_sites).sum();
     let size = GraphBatchSize {
         graphs: b,
         atoms,
         ..Default::default()
     };
-    let config = match args.preset {
-        Preset::Paper => CgcnnConfig::new(),
-        Preset::Small => CgcnnConfig::small(),
-    };
+    let config = args.preset.cgcnn();
     let model = config.init(ad);
     let step_s = time_steps(args, "cgcnn", ad, || {
         train_step(model.forward(&input));
@@ -706,10 +676,7 @@ fn bench_dos(args: &Args, ad: &Device) -> anyhow::Result<Measurement> {
         .flat_map(|(_, r)| r.iter().copied())
         .collect();
     let x = Tensor::<3>::from_data(TensorData::new(rows, [b, 2, DOS_INPUT_LEN]), ad);
-    let config = match args.preset {
-        Preset::Paper => DosTransformerConfig::new(),
-        Preset::Small => DosTransformerConfig::small(),
-    };
+    let config = args.preset.dos();
     config.validate()?;
     let model = config.init(ad);
     let step_s = time_steps(args, "dos", ad, || {
@@ -766,10 +733,7 @@ fn bench_density(args: &Args, ad: &Device) -> anyhow::Result<Measurement> {
         .collect();
     let g = MODEL_GRID;
     let x = Tensor::<5>::from_data(TensorData::new(values, [b, 1, g, g, g]), ad);
-    let config = match args.preset {
-        Preset::Paper => ResNeXt3dConfig::new(),
-        Preset::Small => ResNeXt3dConfig::small(),
-    };
+    let config = args.preset.density();
     config.validate()?;
     let model = config.init(ad);
     let step_s = time_steps(args, "density", ad, || {
@@ -792,10 +756,7 @@ fn bench_density(args: &Args, ad: &Device) -> anyhow::Result<Measurement> {
 
 fn bench_text(args: &Args, ad: &Device) -> anyhow::Result<Measurement> {
     let b = batch_of(args, EncoderKind::Text);
-    let config = match args.preset {
-        Preset::Paper => TextMlpConfig::new(),
-        Preset::Small => TextMlpConfig::small(),
-    };
+    let config = args.preset.text();
     config.validate()?;
     let model = config.init(ad);
     // The MLP's cost does not depend on the values; frozen sentence vectors are roughly

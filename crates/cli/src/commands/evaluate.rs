@@ -10,11 +10,11 @@ use multimat_dataset::{load_split, Store};
 use multimat_eval::discovery::{self, DiscoveryConfig, Dos};
 use multimat_eval::embeddings::Embeddings;
 use multimat_eval::retrieval;
-use multimat_train::config::Modality;
+use multimat_model::ArrayInput;
+use multimat_model::Modality;
 use multimat_train::data::CrystalGraphs;
 use multimat_train::device::parse_device;
 use multimat_train::embed::{embed_modality, with_modality};
-use multimat_train::model::ArrayInput;
 use multimat_train::{load_run, LoadedRun};
 
 /// Options shared by the commands that load a run and a store.
@@ -221,11 +221,9 @@ pub fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
 }
 
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    multimat_crystal::io::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Retrieval over every ordered pair of the run's modalities.

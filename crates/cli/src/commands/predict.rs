@@ -81,9 +81,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     match &args.out {
         Some(path) => {
-            let tmp = path.with_extension("csv.tmp");
-            std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+            multimat_crystal::io::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             eprintln!(
                 "{} predictions of {} ({}) by {} written to {}",
                 rows.len(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar};
 use multimat_dataset::Store;
-use multimat_train::config::Modality;
+use multimat_model::Modality;
 use multimat_train::{pretrain, Event, PretrainConfig, PretrainJob, PretrainSummary};
 
 /// Arguments of `multimat pretrain`. Flags override the TOML file's values.

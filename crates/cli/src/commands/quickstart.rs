@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use multimat_dataset::{GraphKind, Store};
-use multimat_train::config::Modality;
+use multimat_model::Modality;
 use multimat_train::finetune::{FinetuneConfig, FinetuneJob, TargetTransform, Variant};
 use multimat_train::{PretrainConfig, PretrainJob};
 use serde::{Deserialize, Serialize};

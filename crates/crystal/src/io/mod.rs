@@ -3,10 +3,13 @@
 //! Every reader takes the file's text and a `source_name` (the path as the user typed it) and
 //! returns a [`Structure`] or an [`Error`] naming the file, the line/tag/key and the problem.
 
+pub mod atomic;
 pub mod cif;
 pub mod json;
 pub mod poscar;
 pub mod xyz;
+
+pub use atomic::{write_atomic, write_atomic_via, write_atomic_with};
 
 use std::io::Read;
 use std::path::Path;
@@ -194,24 +197,6 @@ pub fn write_structure(structure: &Structure, format: Format, title: &str) -> St
         Format::PymatgenJson => json::write_pymatgen_json(structure),
         Format::ExtXyz => xyz::write_extxyz(structure, title),
     }
-}
-
-/// Writes `contents` to `path` atomically: a temporary file in the same folder, then a rename,
-/// so a crash never leaves a half-written file behind.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 #[cfg(test)]

@@ -49,9 +49,38 @@ pub struct PotNetGraph {
 }
 
 impl PotNetGraph {
+    /// Number of sites N.
     pub fn num_sites(&self) -> usize {
         self.atomic_numbers.len()
     }
+
+    /// The graph as borrowed slices.
+    pub fn view(&self) -> PotNetGraphView<'_> {
+        PotNetGraphView {
+            atomic_numbers: &self.atomic_numbers,
+            local_src: &self.local.src,
+            local_dst: &self.local.dst,
+            local_distance: &self.local.distance,
+            infinite: self.infinite.as_flattened(),
+        }
+    }
+}
+
+/// One crystal's PotNet graph as borrowed slices: what the model layer batches into tensors,
+/// whether the graph was just built ([`PotNetGraph::view`]) or is read from a store's cache.
+#[derive(Debug, Clone, Copy)]
+pub struct PotNetGraphView<'a> {
+    /// Z of each of the N sites.
+    pub atomic_numbers: &'a [u8],
+    /// Source site of each local edge (`edge_index[0]`).
+    pub local_src: &'a [u32],
+    /// Target site of each local edge (`edge_index[1]`), where messages are summed.
+    pub local_dst: &'a [u32],
+    /// Length of each local edge, Å.
+    pub local_distance: &'a [f32],
+    /// `[N², 3]` row-major: [Coulomb (Å⁻¹), London (Å⁻⁶), Pauli] of the ordered pair k = i·N + j,
+    /// which is the edge i → j (source k div N, target k mod N).
+    pub infinite: &'a [f32],
 }
 
 /// Builds the PotNet graph from the raw (unwrapped) Cartesian coordinates of `structure`.

@@ -19,9 +19,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor};
 
-use super::potnet::{
-    float_tensor, int_tensor, mean_pool, push_atom_features, GraphInputError, ATOM_FEATURES,
-};
+use multimat_graphs::cgcnn::CgcnnGraphView;
+
+use super::potnet::{float_tensor, int_tensor, mean_pool, push_atom_features, ATOM_FEATURES};
+use crate::error::GraphInputError;
 
 /// Hyper-parameters of [`Cgcnn`]; defaults are CGCNN's with MultiMat's 128-d output.
 #[derive(Config, Debug)]
@@ -213,17 +214,6 @@ impl GaussianDistance {
     }
 }
 
-/// One crystal graph for CGCNN as plain arrays.
-#[derive(Debug, Clone, Copy)]
-pub struct CgcnnGraphRef<'a> {
-    /// Z of each of the N sites.
-    pub atomic_numbers: &'a [u8],
-    /// `[N·M]` row-major neighbour site of each slot (M = 12 by default; padding slots hold 0).
-    pub neighbor_index: &'a [u32],
-    /// `[N·M]` distance of each slot, Å (padding slots hold radius + 1 = 9 Å).
-    pub neighbor_distance: &'a [f32],
-}
-
 /// A batch of CGCNN graphs as tensors, neighbour indices offset per graph.
 #[derive(Debug, Clone)]
 pub struct CgcnnInput {
@@ -243,7 +233,10 @@ pub struct CgcnnInput {
 
 impl CgcnnInput {
     /// Batches `graphs` onto `device` with the default Gaussian expansion (41 centres).
-    pub fn from_graphs(graphs: &[CgcnnGraphRef], device: &Device) -> Result<Self, GraphInputError> {
+    pub fn from_graphs(
+        graphs: &[CgcnnGraphView],
+        device: &Device,
+    ) -> Result<Self, GraphInputError> {
         Self::from_graphs_with(graphs, &GaussianDistance::default(), device)
     }
 
@@ -252,7 +245,7 @@ impl CgcnnInput {
     /// graphs, unknown elements, arrays whose length is not N·M, indices out of range and
     /// negative or non-finite distances.
     pub fn from_graphs_with(
-        graphs: &[CgcnnGraphRef],
+        graphs: &[CgcnnGraphView],
         gauss: &GaussianDistance,
         device: &Device,
     ) -> Result<Self, GraphInputError> {

@@ -42,7 +42,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 
-use super::text::EncoderError;
+use crate::error::EncoderError;
 
 /// The reference's grouped-width rule `mid = cardinality · ⌊planes / 32⌋` uses this constant.
 const PLANES_PER_GROUP_UNIT: usize = 32;

@@ -34,7 +34,7 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Tensor};
 
-use super::text::EncoderError;
+use crate::error::EncoderError;
 
 /// Configuration of the [`DosTransformer`]. Defaults are the paper's (spec §2.2): dim 128,
 /// depth 4, 8 heads of width 64 (inner 512), MLP width 512, no dropout; 1,611,392 parameters.

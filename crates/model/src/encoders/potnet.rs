@@ -8,12 +8,12 @@
 //! edges = local ∪ infinite ; 3 × PotNetConv ; mean pool ; Linear(F→128)
 //! ```
 //!
-//! Graphs arrive as plain slices ([`PotNetGraphRef`]) and are batched into tensors by
+//! Graphs arrive as borrowed slices ([`PotNetGraphView`] of the graphs crate) and are batched into tensors by
 //! [`PotNetInput::from_graphs`], which offsets node indices per graph like PyG's
 //! `Batch.from_data_list` (both the local and the infinite edge lists, gotcha 9).
 //!
-//! The module also holds what the crystal encoders share: the input error type
-//! [`GraphInputError`], the per-graph mean pool and [`trainable_params`].
+//! The module also holds what the crystal encoders share: the atom features, the per-graph
+//! mean pool and the tensor helpers.
 
 mod conv;
 mod rbf;
@@ -26,6 +26,9 @@ use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{silu, softplus};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
+use multimat_graphs::potnet::PotNetGraphView;
+
+use crate::error::GraphInputError;
 
 /// The numerator of the local-edge input: PotNet feeds −0.75/d (d in Å) to the Gaussian RBF,
 /// a crude 1/r potential, instead of the distance itself (gotcha 5).
@@ -192,22 +195,6 @@ impl PotNet {
     }
 }
 
-/// One crystal graph as plain arrays, as written by the graph builder and the graph cache.
-#[derive(Debug, Clone, Copy)]
-pub struct PotNetGraphRef<'a> {
-    /// Z of each of the N sites.
-    pub atomic_numbers: &'a [u8],
-    /// Source site of each local edge (`edge_index[0]`).
-    pub local_src: &'a [u32],
-    /// Target site of each local edge (`edge_index[1]`), where messages are summed.
-    pub local_dst: &'a [u32],
-    /// Length of each local edge, Å.
-    pub local_distance: &'a [f32],
-    /// `[N², 3]` row-major: [Coulomb (Å⁻¹), London (Å⁻⁶), Pauli] of the ordered pair k = i·N + j,
-    /// which is the edge i → j (source k div N, target k mod N).
-    pub infinite: &'a [f32],
-}
-
 /// A batch of crystal graphs as tensors on one device, indices already offset per graph.
 #[derive(Debug, Clone)]
 pub struct PotNetInput {
@@ -238,7 +225,7 @@ impl PotNetInput {
     /// CGCNN features, edge arrays of unequal length, site indices out of range, non-positive or
     /// non-finite distances, and an infinite block that is not N²·3 finite numbers.
     pub fn from_graphs(
-        graphs: &[PotNetGraphRef],
+        graphs: &[PotNetGraphView],
         device: &Device,
     ) -> Result<Self, GraphInputError> {
         const ENCODER: &str = "PotNet";
@@ -368,58 +355,6 @@ impl PotNetInput {
         }
     }
 }
-
-/// Why a batch of plain graphs could not become encoder input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GraphInputError {
-    /// The encoder whose input was being built ("PotNet", "CGCNN").
-    pub encoder: &'static str,
-    /// Position of the offending graph in the batch; `None` for batch-level problems.
-    pub graph: Option<usize>,
-    /// Which array or element, e.g. "local edge 7".
-    pub place: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-impl GraphInputError {
-    pub(crate) fn batch(encoder: &'static str, problem: &str) -> Self {
-        Self {
-            encoder,
-            graph: None,
-            place: "batch".into(),
-            problem: problem.into(),
-        }
-    }
-
-    pub(crate) fn graph(encoder: &'static str, graph: usize, place: &str, problem: String) -> Self {
-        Self {
-            encoder,
-            graph: Some(graph),
-            place: place.into(),
-            problem,
-        }
-    }
-}
-
-impl std::fmt::Display for GraphInputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.graph {
-            Some(g) => write!(
-                f,
-                "{} input, graph {g} of the batch, {}: {}",
-                self.encoder, self.place, self.problem
-            ),
-            None => write!(
-                f,
-                "{} input, {}: {}",
-                self.encoder, self.place, self.problem
-            ),
-        }
-    }
-}
-
-impl std::error::Error for GraphInputError {}
 
 /// Appends the 92 CGCNN features of every Z; unknown elements are reported through `err`.
 pub(crate) fn push_atom_features(

@@ -6,9 +6,6 @@
 //! (spec §10 gotchas 19 and 21), so the network is always
 //! `Linear(d_in→512) → ReLU → Linear(512→512) → ReLU → Linear(512→128)`, without BatchNorm or
 //! dropout.
-//!
-//! This file also holds [`EncoderError`], shared by the DOS, charge-density and text encoders
-//! for configuration and input-shape problems.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -16,29 +13,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-/// A configuration that cannot build an encoder, or an input tensor whose shape does not fit
-/// the encoder it is given to.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EncoderError {
-    /// The configuration is inconsistent (for example a zero width).
-    #[error("{encoder} configuration: {problem}")]
-    InvalidConfig {
-        /// Which encoder (`"dos"`, `"charge_density"`, `"text"`).
-        encoder: &'static str,
-        /// What is wrong, naming the field.
-        problem: String,
-    },
-    /// The input tensor's shape is not the one the encoder needs.
-    #[error("{encoder} input: expected shape {expected}, found {found:?}")]
-    InputShape {
-        /// Which encoder.
-        encoder: &'static str,
-        /// The expected shape, written with symbolic dimensions such as `[B, 2, L]`.
-        expected: String,
-        /// The shape that was given.
-        found: Vec<usize>,
-    },
-}
+use crate::error::EncoderError;
 
 /// Configuration of the [`TextMlp`]. Defaults are the paper's (spec §2.4): 768-d MatBERT input,
 /// hidden width 512, 128-d output. Total 722,048 parameters at these sizes.

@@ -455,18 +455,6 @@ impl LossKind {
             Self::QuadBarlow => "quad_barlow",
         }
     }
-
-    /// Whether this loss uses the temperature (the Barlow losses do not).
-    pub fn uses_temperature(self) -> bool {
-        matches!(
-            self,
-            Self::Clip
-                | Self::AnchoredClip
-                | Self::TriAnchoredClip
-                | Self::AllPairsClip
-                | Self::TensorClip
-        )
-    }
 }
 
 impl fmt::Display for LossKind {

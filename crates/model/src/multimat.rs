@@ -1,56 +1,25 @@
 //! The MultiMat model: one encoder per modality, all mapping into one latent space (spec §2),
-//! built from a serialisable [`ModelConfig`] so that a run directory can rebuild it.
+//! built from a serialisable [`ModelConfig`] so that a run directory can rebuild it, and
+//! [`MultiMat::embed`], which turns a batch of every modality into latent vectors.
 
 use std::collections::BTreeMap;
 
 use burn::module::Module;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
-use multimat_model::encoders::cgcnn::{Cgcnn, CgcnnConfig, CgcnnInput};
-use multimat_model::encoders::charge_density::{ResNeXt3d, ResNeXt3dConfig};
-use multimat_model::encoders::dos::{DosTransformer, DosTransformerConfig};
-use multimat_model::encoders::potnet::{PotNet, PotNetConfig, PotNetInput};
-use multimat_model::encoders::text::{TextMlp, TextMlpConfig};
-use multimat_model::loss::{LearnableTemperature, LearnableTemperatureConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Modality;
-use crate::error::{Result, TrainError};
+use crate::encoders::cgcnn::{Cgcnn, CgcnnConfig, CgcnnInput};
+use crate::encoders::charge_density::{ResNeXt3d, ResNeXt3dConfig};
+use crate::encoders::dos::{DosTransformer, DosTransformerConfig};
+use crate::encoders::potnet::{PotNet, PotNetConfig, PotNetInput};
+use crate::encoders::text::{TextMlp, TextMlpConfig};
+use crate::error::{EncoderError, ModelError};
+use crate::loss::{LearnableTemperature, LearnableTemperatureConfig};
+use crate::modality::Modality;
+use crate::preset::Preset;
 
-/// Model size preset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Preset {
-    /// The paper's encoders (spec §2), latent 128.
-    #[default]
-    Paper,
-    /// Small encoders for CPU demos and tests, latent 32.
-    Small,
-}
-
-impl std::str::FromStr for Preset {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.trim() {
-            "paper" => Ok(Preset::Paper),
-            "small" => Ok(Preset::Small),
-            other => Err(format!("unknown preset `{other}`; use paper or small")),
-        }
-    }
-}
-
-impl Preset {
-    /// Width of the shared latent space.
-    pub fn latent_dim(self) -> usize {
-        match self {
-            Preset::Paper => 128,
-            Preset::Small => 32,
-        }
-    }
-}
-
-/// Energy-axis factor of the phonon-DOS encoder: cm⁻¹ → hundreds of cm⁻¹ (see
-/// `DosTransformerConfig::energy_scale`).
-pub const PHONON_ENERGY_SCALE: f64 = 0.01;
+/// Result type of the MultiMat model.
+pub type Result<T> = std::result::Result<T, ModelError>;
 
 /// Which network encodes the crystal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -129,14 +98,14 @@ fn overlay<T: Serialize + serde::de::DeserializeOwned>(
 ) -> Result<T> {
     let Some(patch) = patch else { return Ok(base) };
     let mut value = serde_json::to_value(&base)
-        .map_err(|e| TrainError::config(format!("encoders.{name}"), e.to_string()))?;
+        .map_err(|e| ModelError::config(format!("encoders.{name}"), e.to_string()))?;
     let obj = value
         .as_object_mut()
-        .ok_or_else(|| TrainError::config(format!("encoders.{name}"), "not a table"))?;
+        .ok_or_else(|| ModelError::config(format!("encoders.{name}"), "not a table"))?;
     for (k, v) in patch {
         if !obj.contains_key(k) {
             let known: Vec<&String> = obj.keys().collect();
-            return Err(TrainError::config(
+            return Err(ModelError::config(
                 format!("encoders.{name}.{k}"),
                 format!("unknown field; known: {known:?}"),
             ));
@@ -144,7 +113,7 @@ fn overlay<T: Serialize + serde::de::DeserializeOwned>(
         obj.insert(k.clone(), v.clone());
     }
     serde_json::from_value(value)
-        .map_err(|e| TrainError::config(format!("encoders.{name}"), e.to_string()))
+        .map_err(|e| ModelError::config(format!("encoders.{name}"), e.to_string()))
 }
 
 impl ModelConfig {
@@ -158,91 +127,38 @@ impl ModelConfig {
         text_dim: Option<usize>,
         learnable_temperature: Option<LearnableTemperatureConfig>,
     ) -> Result<Self> {
-        let latent = preset.latent_dim();
-        let small = preset == Preset::Small;
         let crystal = match crystal {
             CrystalKind::Potnet => {
-                let base = if small {
-                    PotNetConfig::small()
-                } else {
-                    PotNetConfig::new()
-                };
-                CrystalConfig::Potnet(overlay(
-                    base.with_embedding_dim(latent),
-                    &overrides.potnet,
-                    "potnet",
-                )?)
+                CrystalConfig::Potnet(overlay(preset.potnet(), &overrides.potnet, "potnet")?)
             }
             CrystalKind::Cgcnn => {
-                let base = if small {
-                    CgcnnConfig::small()
-                } else {
-                    CgcnnConfig::new()
-                };
-                CrystalConfig::Cgcnn(overlay(
-                    base.with_embedding_dim(latent),
-                    &overrides.cgcnn,
-                    "cgcnn",
-                )?)
+                CrystalConfig::Cgcnn(overlay(preset.cgcnn(), &overrides.cgcnn, "cgcnn")?)
             }
-        };
-        let dos_config = || -> Result<DosTransformerConfig> {
-            let base = if small {
-                DosTransformerConfig::small()
-            } else {
-                DosTransformerConfig::new()
-            };
-            overlay(base.with_dim(latent), &overrides.dos, "dos")
         };
         let has = |m: Modality| modalities.contains(&m);
         let text = if has(Modality::Text) {
             let d_input = text_dim.ok_or_else(|| {
-                TrainError::config("modalities", "`text` needs the store's frozen text vectors (modality `text`); run `multimat text embed` or import them")
+                ModelError::config("modalities", "`text` needs the store's frozen text vectors (modality `text`); run `multimat text embed` or import them")
             })?;
-            let base = if small {
-                TextMlpConfig::small()
-            } else {
-                TextMlpConfig::new()
-            };
-            let c: TextMlpConfig = overlay(base.with_d_output(latent), &overrides.text, "text")?;
+            let c: TextMlpConfig = overlay(preset.text(), &overrides.text, "text")?;
             Some(c.with_d_input(d_input))
         } else {
             None
         };
+        // `[encoders.dos]` applies to both spectra; a user's `energy_scale` there replaces the
+        // phonon encoder's cm⁻¹ scaling too.
         let config = Self {
-            latent_dim: latent,
+            latent_dim: preset.latent_dim(),
             crystal,
-            dos: has(Modality::Dos).then(dos_config).transpose()?,
-            phonon_dos: has(Modality::PhononDos)
-                .then(|| -> Result<DosTransformerConfig> {
-                    // Phonon spectra are in cm⁻¹: scaled to hundreds of cm⁻¹ unless the
-                    // user's `[encoders.dos]` sets the scale itself.
-                    let c = dos_config()?;
-                    let own = overrides
-                        .dos
-                        .as_ref()
-                        .is_some_and(|t| t.contains_key("energy_scale"));
-                    Ok(if own {
-                        c
-                    } else {
-                        c.with_energy_scale(PHONON_ENERGY_SCALE)
-                    })
-                })
+            dos: has(Modality::Dos)
+                .then(|| overlay(preset.dos(), &overrides.dos, "dos"))
                 .transpose()?,
-            density: if has(Modality::Density) {
-                let base = if small {
-                    ResNeXt3dConfig::small()
-                } else {
-                    ResNeXt3dConfig::new()
-                };
-                Some(overlay(
-                    base.with_d_output(latent),
-                    &overrides.density,
-                    "density",
-                )?)
-            } else {
-                None
-            },
+            phonon_dos: has(Modality::PhononDos)
+                .then(|| overlay(preset.phonon_dos(), &overrides.dos, "dos"))
+                .transpose()?,
+            density: has(Modality::Density)
+                .then(|| overlay(preset.density(), &overrides.density, "density"))
+                .transpose()?,
             text,
             learnable_temperature,
         };
@@ -260,7 +176,7 @@ impl ModelConfig {
                 CrystalConfig::Cgcnn(c) => c.embedding_dim,
             },
         )];
-        let invalid = |name: &str, e: String| TrainError::config(format!("encoders.{name}"), e);
+        let invalid = |name: &str, e: String| ModelError::config(format!("encoders.{name}"), e);
         if let Some(c) = &self.dos {
             c.validate().map_err(|e| invalid("dos", e.to_string()))?;
             widths.push(("dos", c.dim));
@@ -280,7 +196,7 @@ impl ModelConfig {
         }
         for (name, w) in widths {
             if w != self.latent_dim {
-                return Err(TrainError::config(
+                return Err(ModelError::config(
                     format!("encoders.{name}"),
                     format!("outputs {w} dimensions but the latent space has {}; every encoder must output the latent width", self.latent_dim),
                 ));
@@ -366,7 +282,7 @@ impl CrystalEncoder {
         match (self, input) {
             (CrystalEncoder::Potnet(m), CrystalInput::Potnet(x)) => Ok(m.forward(x)),
             (CrystalEncoder::Cgcnn(m), CrystalInput::Cgcnn(x)) => Ok(m.forward(x)),
-            _ => Err(TrainError::Input(
+            _ => Err(ModelError::Input(
                 "crystal graphs were built for the other crystal encoder".into(),
             )),
         }
@@ -427,6 +343,14 @@ impl ArrayInput {
 }
 
 impl MultiMat {
+    /// The device the model's parameters live on (the CPU for a model without parameters).
+    pub fn device(&self) -> Device {
+        self.devices()
+            .into_iter()
+            .next()
+            .unwrap_or_else(Device::flex)
+    }
+
     /// Embeds every modality of `inputs` (not normalised): modality → `[B, latent]`, crystal
     /// first. Errors if the inputs hold a modality this model has no encoder for.
     ///
@@ -458,13 +382,11 @@ impl MultiMat {
     /// Embeds one array modality: `[B, ...]` → `[B, latent]`.
     pub fn embed_array(&self, modality: Modality, x: &ArrayInput) -> Result<Tensor<2>> {
         let missing = || {
-            TrainError::Input(format!(
+            ModelError::Input(format!(
                 "the model has no `{modality}` encoder (it was trained on other modalities)"
             ))
         };
-        let shape_err = |e: multimat_model::encoders::text::EncoderError| {
-            TrainError::Input(format!("{modality}: {e}"))
-        };
+        let shape_err = |e: EncoderError| ModelError::Input(format!("{modality}: {e}"));
         match (modality, x) {
             (Modality::Dos, ArrayInput::Spectrum(x)) => self
                 .dos
@@ -490,7 +412,7 @@ impl MultiMat {
                 .ok_or_else(missing)?
                 .try_forward(x.clone())
                 .map_err(shape_err),
-            _ => Err(TrainError::Input(format!(
+            _ => Err(ModelError::Input(format!(
                 "`{modality}` got an input of the wrong kind"
             ))),
         }
@@ -500,7 +422,7 @@ impl MultiMat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use multimat_model::trainable_params;
+    use crate::trainable_params;
 
     fn all() -> Vec<Modality> {
         Modality::ALL.to_vec()
