@@ -10,7 +10,7 @@ pub enum EncoderError {
     /// The configuration is inconsistent (for example a zero width).
     #[error("{encoder} configuration: {problem}")]
     InvalidConfig {
-        /// Which encoder (`"dos"`, `"charge_density"`, `"text"`).
+        /// Which encoder (`"dos"`, `"density"`, `"text"`).
         encoder: &'static str,
         /// What is wrong, naming the field.
         problem: String,

@@ -114,7 +114,7 @@ impl ResNeXt3dConfig {
     /// Checks widths, block counts, epsilon and momentum.
     pub fn validate(&self) -> Result<(), EncoderError> {
         let bad = |problem: String| EncoderError::InvalidConfig {
-            encoder: "charge_density",
+            encoder: "density",
             problem,
         };
         for (name, value) in [
@@ -481,7 +481,7 @@ impl ResNeXt3d {
             || (training && dims[0] < 2)
         {
             return Err(EncoderError::InputShape {
-                encoder: "charge_density",
+                encoder: "density",
                 expected: format!(
                     "[B>={}, {}, n, n, n] (n = 32 in the paper)",
                     if training { 2 } else { 1 },
