@@ -1,3 +1,6 @@
+pub mod encoders;
+pub mod search;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -17,12 +20,12 @@ pub enum Command {
     Modalities(ModalitiesArgs),
     /// Training-step throughput (forward + backward) and achieved GFLOP/s of every encoder on
     /// the CPU, beside the machine's peak measured in the same run.
-    Encoders(super::bench_encoders::Args),
+    Encoders(encoders::Args),
     /// Frozen BERT text encoder: texts/s at batch 32 beside one text at a time, and the
     /// token-length distribution of the shipped descriptions.
     Text(super::text::BenchArgs),
     /// Exact cosine top-k search (blocked matrix products) against a naive scan, 1M × 128.
-    Search(super::bench_search::Args),
+    Search(search::Args),
 }
 
 #[derive(clap::Args)]
@@ -65,9 +68,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Graphs(args) => graphs(args),
         Command::Modalities(args) => modalities(args),
-        Command::Encoders(args) => super::bench_encoders::run(args),
+        Command::Encoders(args) => encoders::run(args),
         Command::Text(args) => super::text::bench(args),
-        Command::Search(args) => super::bench_search::run(args),
+        Command::Search(args) => search::run(args),
     }
 }
 
