@@ -1,5 +1,7 @@
-//! `multimat`: import materials data, build graphs and model inputs, and (in later layers)
-//! pretrain, fine-tune, embed, search and plot.
+//! `multimat`: import materials data, build graphs and model inputs, pretrain, fine-tune,
+//! embed, evaluate, search and plot. A thin CLI: `commands/` mirrors the command tree (a folder
+//! per command with subcommands), parses arguments and prints; the pipelines live in the
+//! library crates.
 
 // glibc malloc roughly halves CPU throughput for tensor-heavy work (mmap/munmap on every
 // large allocation); mimalloc keeps freed pages around.
@@ -70,9 +72,9 @@ fn main() {
         Command::Modality(cmd) => commands::modality::run(cmd),
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Pretrain(args) => commands::pretrain::run(args),
-        Command::Embed(args) => commands::eval::embed(args),
+        Command::Embed(args) => commands::embed::run(args),
         Command::Eval(cmd) => commands::eval::eval(cmd),
-        Command::Discover(args) => commands::eval::discover(args),
+        Command::Discover(args) => commands::discover::run(args),
         Command::Umap(args) => commands::umap::run(args),
         Command::Finetune(args) => commands::finetune::run(args),
         Command::Predict(args) => commands::predict::run(args),

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod convert;
 pub mod data;
+pub mod discover;
+pub mod embed;
 pub mod eval;
 pub mod finetune;
 pub mod graph;

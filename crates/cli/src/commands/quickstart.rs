@@ -407,8 +407,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             part: "all".into(),
             ..input.clone()
         };
-        let session = super::eval::Session::open(&all)?;
-        let emb = session.embed(Modality::Crystal, false)?;
+        let session = super::eval::open_session(&all)?;
+        let emb = super::eval::embed_with_bar(&session, Modality::Crystal, false)?;
         drop(session);
         let emb_dir = dir.join("embeddings");
         std::fs::create_dir_all(&emb_dir)?;
