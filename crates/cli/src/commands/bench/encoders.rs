@@ -27,7 +27,7 @@ use multimat_model::flops::{self, GraphBatchSize, TRAIN_STEP_FACTOR};
 use multimat_model::trainable_params;
 use serde_json::{json, Value};
 
-use super::load_structures;
+use super::structures::load_structures;
 
 /// Model sizes to benchmark.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
