@@ -45,12 +45,12 @@ enum Command {
     /// Align the encoders of a store's modalities (MultiMat pretraining).
     Pretrain(commands::pretrain::Args),
     /// Embed one modality of a store's materials with a pretrained run.
-    Embed(commands::eval::EmbedArgs),
+    Embed(commands::embed::EmbedArgs),
     /// Evaluate a pretrained run: retrieval (§5.1) and material discovery (§5.2).
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
     /// Find the crystals whose embeddings are nearest to a target DOS.
-    Discover(commands::eval::DiscoverArgs),
+    Discover(commands::discover::DiscoverArgs),
     /// 2-D UMAP map of embeddings coloured by crystal system, metallicity or a label.
     Umap(commands::umap::Args),
     /// Fine-tune the crystal encoder + a linear head for a property (with baselines).
