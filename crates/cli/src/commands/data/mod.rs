@@ -1,3 +1,7 @@
+//! `multimat data ...`: dataset stores: import, info, splits, graph caches, and the Materials
+//! Project download (`fetch_mp`). The import itself is multimat-import; this parses and shows
+//! progress.
+
 pub mod fetch_mp;
 
 use std::path::{Path, PathBuf};
