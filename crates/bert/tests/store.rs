@@ -5,9 +5,7 @@
 mod common;
 
 use common::{fixtures, tempdir};
-use multimat_bert::{
-    cpu_device, embed_store, Pooling, StoreTextEvent, StoreTextJob, TextEncoder,
-};
+use multimat_bert::{cpu_device, embed_store, Pooling, StoreTextEvent, StoreTextJob, TextEncoder};
 use multimat_dataset::Store;
 use serde_json::json;
 
@@ -69,12 +67,22 @@ fn embeds_a_store_and_resumes() {
     let text = store.modality("text").expect("a text modality");
     let rows = store.modality_rows("text").unwrap();
     let enc = TextEncoder::load(&fixtures().join("tiny"), &cpu_device()).unwrap();
-    let texts = ["NaCl variant 1 is rock salt structured.", "NaCl variant 2 is rock salt structured."];
+    let texts = [
+        "NaCl variant 1 is rock salt structured.",
+        "NaCl variant 2 is rock salt structured.",
+    ];
     let direct = enc
-        .embed_tokens(&enc.tokenize(&texts, &["mp-1", "mp-2"]).unwrap(), Pooling::Cls, 2, &mut |_| {})
+        .embed_tokens(
+            &enc.tokenize(&texts, &["mp-1", "mp-2"]).unwrap(),
+            Pooling::Cls,
+            2,
+            &mut |_| {},
+        )
         .vectors;
     for (k, row) in rows.iter().take(2).enumerate() {
-        let got = text.row(row.expect("described materials have a row")).unwrap();
+        let got = text
+            .row(row.expect("described materials have a row"))
+            .unwrap();
         let want = &direct[k * enc.dim()..(k + 1) * enc.dim()];
         assert!(common::max_abs_diff(&got, want) < 1e-2);
     }

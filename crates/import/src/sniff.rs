@@ -149,7 +149,9 @@ fn head(path: &Path, n: usize) -> std::io::Result<(String, bool)> {
 fn has_grid(text: &str, whole: bool) -> Option<bool> {
     let lines: Vec<&str> = text.lines().collect();
     let ints = |l: &str| -> Option<Vec<usize>> {
-        l.split_whitespace().map(|t| t.parse::<usize>().ok()).collect()
+        l.split_whitespace()
+            .map(|t| t.parse::<usize>().ok())
+            .collect()
     };
     // Line 6 holds the species names (VASP 5) or the counts (VASP 4).
     let mut i = 5;
@@ -161,7 +163,12 @@ fn has_grid(text: &str, whole: bool) -> Option<bool> {
         }
     };
     i += 1;
-    if lines.get(i)?.trim_start().to_ascii_lowercase().starts_with('s') {
+    if lines
+        .get(i)?
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with('s')
+    {
         i += 1; // Selective dynamics
     }
     i += 1; // Direct / Cartesian
@@ -183,7 +190,8 @@ fn has_grid(text: &str, whole: bool) -> Option<bool> {
 mod tests {
     use super::*;
 
-    const POSCAR: &str = "Si\n1.0\n5.4 0 0\n0 5.4 0\n0 0 5.4\nSi\n2\nDirect\n0 0 0\n0.25 0.25 0.25\n";
+    const POSCAR: &str =
+        "Si\n1.0\n5.4 0 0\n0 5.4 0\n0 0 5.4\nSi\n2\nDirect\n0 0 0\n0.25 0.25 0.25\n";
 
     #[test]
     fn grid_after_the_coordinates() {
@@ -200,7 +208,10 @@ mod tests {
     fn names() {
         let k = |n: &str| kind_from_name(Path::new(n));
         assert_eq!(k("LOCPOT"), FileKind::Volumetric(Grid::Potential));
-        assert_eq!(k("pymatgen_LOCPOT.Li.gz"), FileKind::Volumetric(Grid::Potential));
+        assert_eq!(
+            k("pymatgen_LOCPOT.Li.gz"),
+            FileKind::Volumetric(Grid::Potential)
+        );
         assert_eq!(k("ELFCAR"), FileKind::Volumetric(Grid::Elf));
         assert_eq!(k("Si_CHGCAR"), FileKind::Volumetric(Grid::ChargeDensity));
         assert_eq!(k("CHG"), FileKind::Volumetric(Grid::ChargeDensity));

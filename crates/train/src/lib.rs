@@ -27,5 +27,5 @@ pub use checkpoint::{load_run, LoadedRun, RunConfig, TrainState};
 pub use config::{Modality, PretrainConfig};
 pub use error::{Result, TrainError};
 pub use model::{CrystalKind, ModelConfig, MultiMat, Preset};
-pub use session::{Part, Session};
 pub use pretrain::{pretrain, EpochRecord, Event, PretrainJob, PretrainSummary};
+pub use session::{Part, Session};

@@ -94,4 +94,3 @@ pub fn print_discovery(r: &discovery::DiscoveryReport) {
         println!("{:>3} {:>12.4} {:>12.4}", p.n, p.model, p.random);
     }
 }
-

@@ -38,7 +38,8 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
         metrics: args.metrics.clone(),
     };
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let summary = embed_store(&job, &cpu_device(), &mut |event| match event {
+    let summary = embed_store(&job, &cpu_device(), &mut |event| {
+        match event {
         StoreTextEvent::Loaded {
             layers,
             hidden,
@@ -61,6 +62,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
                 b.inc(count as u64);
             }
         }
+    }
     })?;
     if let Some(b) = bar {
         b.finish_and_clear();

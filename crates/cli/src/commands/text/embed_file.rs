@@ -79,4 +79,3 @@ pub fn run(args: EmbedFileArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
