@@ -10,11 +10,14 @@
 //!   ([`weights::HF_KEY_RENAMES`]); weights from `model.safetensors` or `pytorch_model.bin`.
 //! - [`TextEncoder`]: a checkpoint folder loaded, with length-bucketed batching
 //!   ([`length_batches`]) and pooling ([`Pooling`]).
+//! - [`store`]: the resumable pipeline that embeds a dataset store's descriptions into its
+//!   `text` modality ([`embed_store`]).
 
 pub mod config;
 pub mod encoder;
 pub mod error;
 pub mod model;
+pub mod store;
 pub mod tokenizer;
 pub mod weights;
 
@@ -24,6 +27,7 @@ pub use encoder::{
 };
 pub use error::{BertError, Result};
 pub use model::{pool, BertModel, Pooling};
+pub use store::{embed_store, StoreTextError, StoreTextEvent, StoreTextJob, StoreTextSummary};
 pub use tokenizer::{BertTokenizer, Tokenized, TokenizerSource, MAX_TOKENS};
 pub use weights::{load_weights, WeightFormat, HF_KEY_RENAMES};
 

@@ -1,5 +1,7 @@
-//! `multimat`: import materials data, build graphs and model inputs, and (in later layers)
-//! pretrain, fine-tune, embed, search and plot.
+//! `multimat`: import materials data, build graphs and model inputs, pretrain, fine-tune,
+//! embed, evaluate, search and plot. A thin CLI: `commands/` mirrors the command tree (a folder
+//! per command with subcommands), parses arguments and prints; the pipelines live in the
+//! library crates.
 
 // glibc malloc roughly halves CPU throughput for tensor-heavy work (mmap/munmap on every
 // large allocation); mimalloc keeps freed pages around.
@@ -43,12 +45,12 @@ enum Command {
     /// Align the encoders of a store's modalities (MultiMat pretraining).
     Pretrain(commands::pretrain::Args),
     /// Embed one modality of a store's materials with a pretrained run.
-    Embed(commands::evaluate::EmbedArgs),
+    Embed(commands::embed::EmbedArgs),
     /// Evaluate a pretrained run: retrieval (§5.1) and material discovery (§5.2).
     #[command(subcommand)]
-    Eval(commands::evaluate::EvalCommand),
+    Eval(commands::eval::EvalCommand),
     /// Find the crystals whose embeddings are nearest to a target DOS.
-    Discover(commands::evaluate::DiscoverArgs),
+    Discover(commands::discover::DiscoverArgs),
     /// 2-D UMAP map of embeddings coloured by crystal system, metallicity or a label.
     Umap(commands::umap::Args),
     /// Fine-tune the crystal encoder + a linear head for a property (with baselines).
@@ -70,9 +72,9 @@ fn main() {
         Command::Modality(cmd) => commands::modality::run(cmd),
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Pretrain(args) => commands::pretrain::run(args),
-        Command::Embed(args) => commands::evaluate::embed(args),
-        Command::Eval(cmd) => commands::evaluate::eval(cmd),
-        Command::Discover(args) => commands::evaluate::discover(args),
+        Command::Embed(args) => commands::embed::run(args),
+        Command::Eval(cmd) => commands::eval::eval(cmd),
+        Command::Discover(args) => commands::discover::run(args),
         Command::Umap(args) => commands::umap::run(args),
         Command::Finetune(args) => commands::finetune::run(args),
         Command::Predict(args) => commands::predict::run(args),

@@ -7,7 +7,9 @@
 //! there are fewer query blocks than threads, also by gallery range; the partial heaps are
 //! merged by (score, index), so the result does not depend on the thread count.
 //!
-//! Ties: a higher score ranks first; equal scores rank by the lower gallery index.
+//! Ties: a higher score ranks first; equal scores rank by the lower gallery index
+//! ([`ranks_ahead`]). This is the one ranking of the workspace: `eval retrieval` and the
+//! training-time validation monitor (multimat-train) both rank through [`ranks_of`].
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -285,6 +287,26 @@ pub fn cosine_top_k(query: &Embeddings, gallery: &Embeddings, k: usize) -> Resul
     top_k(&q.values, &g.values, q.dim, k)
 }
 
+/// The tie rule of every ranking here: whether gallery row `j` scoring `score` ranks ahead of
+/// the target row `target` scoring `target_score`. A higher score ranks first; equal scores
+/// rank by the lower gallery index, so a tie with an earlier row costs the target one place
+/// and a tie with a later row costs nothing.
+#[inline]
+pub fn ranks_ahead(score: f32, j: usize, target_score: f32, target: usize) -> bool {
+    score > target_score || (score == target_score && j < target)
+}
+
+/// 1-based rank of entry `target` in one row of similarity `scores` (higher = more similar)
+/// under the tie rule of [`ranks_ahead`]. Panics if `target` is past the row.
+pub fn rank_in_row(scores: &[f32], target: usize) -> usize {
+    let t = scores[target];
+    1 + scores
+        .iter()
+        .enumerate()
+        .filter(|&(j, &s)| ranks_ahead(s, j, t, target))
+        .count()
+}
+
 /// For each query `q`, the 1-based rank of gallery row `targets[q]` among all gallery rows by
 /// descending inner product: 1 + (rows scoring higher) + (rows scoring equal with a lower
 /// index), the same order as [`top_k`]. Blocked like [`top_k`]; memory O(tile).
@@ -350,7 +372,7 @@ pub fn ranks_of(
                     count[r] += row
                         .iter()
                         .enumerate()
-                        .filter(|&(j, &s)| s > t || (s == t && g0 + j < ti))
+                        .filter(|&(j, &s)| ranks_ahead(s, g0 + j, t, ti))
                         .count();
                 }
             }

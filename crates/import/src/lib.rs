@@ -114,6 +114,7 @@ pub mod ids;
 pub mod labels;
 pub mod pyrepr;
 pub mod recipe;
+pub mod sniff;
 pub mod text_vectors;
 pub mod values;
 
@@ -135,6 +136,7 @@ pub use labels::{parse_label_csv, read_label_csv, LabelRow};
 pub use recipe::{
     LabelsSpec, PhononColumns, Recipe, RecipeOptions, TableSpec, TextSpec, TextVectorsSpec,
 };
+pub use sniff::{file_kind, FileKind, Grid};
 pub use text_vectors::{read_text_vectors, TextVectors};
 pub use values::StructureFormat;
 pub use write::{DENSITY, DOS, PHONON_DOS};

@@ -13,6 +13,7 @@ use crate::collect::{Batch, DensitySource, Item};
 use crate::ids::id_from_path;
 use crate::labels;
 use crate::recipe::{self, LabelsSpec, TableSpec};
+use crate::sniff::{base_name, file_kind, kind_from_name, FileKind as Kind, Grid};
 use crate::values::{self, StructureFormat};
 
 /// One thing to read, in the order the merge sees it.
@@ -40,53 +41,6 @@ pub(crate) struct RunFolder {
     /// vasprun.xml then DOSCAR: the first that reads gives the DOS.
     pub dos: Vec<PathBuf>,
     pub chgcar: Option<PathBuf>,
-}
-
-/// File name in lower case without `.gz`.
-fn base_name(path: &Path) -> String {
-    let n = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    n.strip_suffix(".gz").map(str::to_string).unwrap_or(n)
-}
-
-/// What a file is, from its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Structure,
-    Dos,
-    Volumetric,
-    NotDensity,
-    Json,
-    Csv,
-    Unknown,
-}
-
-fn classify(path: &Path) -> Kind {
-    let b = base_name(path);
-    let ends = |exts: &[&str]| exts.iter().any(|e| b.ends_with(e));
-    if ends(&[".cif", ".mcif", ".vasp", ".poscar", ".xyz", ".extxyz"])
-        || b.starts_with("poscar")
-        || b.starts_with("contcar")
-        || b.ends_with("poscar")
-        || b.ends_with("contcar")
-    {
-        Kind::Structure
-    } else if b.contains("locpot") || b.contains("elfcar") {
-        Kind::NotDensity
-    } else if ends(&[".json", ".jsonl"]) {
-        Kind::Json
-    } else if ends(&[".xml"]) || b.contains("doscar") {
-        Kind::Dos
-    } else if ends(&[".cube", ".cub"]) || b.contains("chgcar") || b.contains("aeccar") || b == "chg"
-    {
-        Kind::Volumetric
-    } else if ends(&[".csv"]) {
-        Kind::Csv
-    } else {
-        Kind::Unknown
-    }
 }
 
 /// Turns the command-line sources into units: files as they are, folders walked (sorted, hidden
@@ -144,7 +98,7 @@ fn walk(dir: &Path, units: &mut Vec<Unit>, problems: &mut Vec<(String, String)>)
         }));
     } else {
         for f in files {
-            if classify(&f) != Kind::Unknown {
+            if kind_from_name(&f) != Kind::Unknown {
                 units.push(Unit::File {
                     path: f,
                     explicit: false,
@@ -180,7 +134,7 @@ fn id_or_problem(path: &Path, b: &mut Batch) -> Option<String> {
 fn read_file(path: &Path, explicit: bool) -> Batch {
     let file = path.display().to_string();
     let mut b = Batch::new(file.clone());
-    match classify(path) {
+    match file_kind(path) {
         Kind::Structure => read_structure_file(path, &mut b),
         Kind::Dos => {
             let Some(id) = id_or_problem(path, &mut b) else {
@@ -191,7 +145,7 @@ fn read_file(path: &Path, explicit: bool) -> Batch {
                 Err(e) => b.problem(e.to_string()),
             }
         }
-        Kind::Volumetric => {
+        Kind::Volumetric(Grid::ChargeDensity) => {
             let Some(id) = id_or_problem(path, &mut b) else {
                 return b;
             };
@@ -200,7 +154,12 @@ fn read_file(path: &Path, explicit: bool) -> Batch {
                 source: DensitySource::File(path.to_path_buf()),
             });
         }
-        Kind::NotDensity => b.problem("LOCPOT/ELFCAR grids are not charge densities; not imported"),
+        Kind::Volumetric(Grid::Potential | Grid::Elf) => {
+            b.problem("LOCPOT/ELFCAR grids are not charge densities; not imported")
+        }
+        Kind::Volumetric(Grid::PartialCharge) => {
+            b.problem("PARCHG grids are band-decomposed partial charge densities; not imported")
+        }
         Kind::Json => read_json_file(path, &mut b),
         Kind::Csv => read_csv_file(path, &mut b),
         Kind::Unknown => {

@@ -54,6 +54,24 @@ pub enum TrainError {
     /// The requested device is not available in this build or on this machine.
     #[error("device {0}")]
     Device(String),
+    /// The run cannot do what was asked (e.g. embed a modality it has no encoder for).
+    #[error("{0}")]
+    Request(String),
+    /// An input file (e.g. a target DOS) could not be read.
+    #[error(transparent)]
+    File(#[from] multimat_crystal::Error),
+    /// Embeddings could not be assembled or searched (eval layer).
+    #[error(transparent)]
+    Eval(#[from] multimat_eval::Error),
+    /// An error with what was being done when it happened (the error's text follows the
+    /// context, as `anyhow`'s context chain prints it).
+    #[error("{context}: {error}")]
+    While {
+        /// What was being done, e.g. "opening the store data/store".
+        context: String,
+        /// The underlying error.
+        error: Box<TrainError>,
+    },
 }
 
 /// Result type of the training layer.
@@ -73,6 +91,14 @@ impl TrainError {
         Self::Config {
             place: place.into(),
             problem: problem.into(),
+        }
+    }
+
+    /// This error, prefixed by what was being done.
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Self::While {
+            context: context.into(),
+            error: Box::new(self),
         }
     }
 

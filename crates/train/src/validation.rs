@@ -34,20 +34,23 @@ pub fn normalize_rows(x: &mut [f32], d: usize) {
     }
 }
 
-/// 1-based rank of each query's partner (row i of `gallery`) by cosine similarity; ties count
-/// against the query (a gallery item as similar as the partner ranks ahead of it).
+/// 1-based rank of each query's partner (row i of `gallery`) by inner product (cosine
+/// similarity on unit rows), ranked by [`multimat_eval::search::ranks_of`], the ranking of
+/// `eval retrieval`: a gallery item more similar than the partner ranks ahead of it, and one
+/// exactly as similar ranks ahead only when its index is lower (ties broken by index), so the
+/// monitor's top-k is the evaluation's top-k on the same embeddings.
+///
+/// Panics unless `d > 0` and both matrices hold the same whole number of `d`-wide rows.
 pub fn partner_ranks(query: &[f32], gallery: &[f32], d: usize) -> Vec<usize> {
-    let n = query.len() / d;
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-    (0..n)
-        .map(|i| {
-            let q = &query[i * d..(i + 1) * d];
-            let own = dot(q, &gallery[i * d..(i + 1) * d]);
-            1 + (0..n)
-                .filter(|&j| j != i && dot(q, &gallery[j * d..(j + 1) * d]) >= own)
-                .count()
-        })
-        .collect()
+    assert!(
+        d > 0 && query.len() == gallery.len() && query.len().is_multiple_of(d),
+        "partner_ranks: {} query and {} gallery values are not the same n × {d}",
+        query.len(),
+        gallery.len()
+    );
+    let targets: Vec<usize> = (0..query.len() / d).collect();
+    multimat_eval::search::ranks_of(query, gallery, d, &targets)
+        .expect("shapes checked above: whole rows, one target per query inside the gallery")
 }
 
 /// Retrieval statistics of `query` → `gallery` (both `n × d`, already normalised, row i of
@@ -109,10 +112,53 @@ mod tests {
     }
 
     #[test]
-    fn ties_count_against_the_query() {
+    fn ties_are_broken_by_index() {
+        // Both gallery rows are equally similar to both queries: query 0's partner (row 0)
+        // wins the tie, query 1's partner (row 1) loses it to row 0.
         let q = [1.0, 0.0, 1.0, 0.0];
         let g = [1.0, 0.0, 1.0, 0.0];
-        assert_eq!(partner_ranks(&q, &g, 2), vec![2, 2]);
+        assert_eq!(partner_ranks(&q, &g, 2), vec![1, 2]);
+    }
+
+    /// The monitor's top-k and `eval retrieval`'s top-k on the same embeddings, with ties.
+    #[test]
+    fn agrees_with_eval_retrieval() {
+        use multimat_eval::{retrieval, Embeddings};
+        // Six materials, d = 2; queries 0-2 and gallery rows 0-3 are the same direction, so
+        // their similarities tie exactly; 4 and 5 are distinct.
+        let q: Vec<f32> = [
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [0.0, 1.0],
+            [0.6, 0.8],
+            [0.8, 0.6],
+        ]
+        .concat();
+        let g: Vec<f32> = [
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [0.6, 0.8],
+            [0.0, 1.0],
+        ]
+        .concat();
+        let ids: Vec<String> = (0..6).map(|i| format!("mp-{i}")).collect();
+        let qe = Embeddings::new(ids.clone(), "dos", 2, q.clone(), "test").unwrap();
+        let ge = Embeddings::new(ids, "crystal", 2, g.clone(), "test").unwrap();
+        let report = retrieval::evaluate(&qe, &ge).unwrap();
+        let monitor = pair_retrieval("dos", "crystal", &q, &g, 2);
+        let eval_top = |k: usize| report.top_k.iter().find(|t| t.k == k).unwrap().accuracy;
+        assert_eq!(monitor.top1, eval_top(1));
+        assert_eq!(monitor.top5, eval_top(5));
+        assert_eq!(monitor.top10, eval_top(10));
+        assert_eq!(monitor.mean_rank, report.mean_rank);
+        // The tie rule itself: queries 0, 1, 2 tie with rows 0-3 and rank 1, 2, 3.
+        let ranks = partner_ranks(&q, &g, 2);
+        assert_eq!(&ranks[..3], &[1, 2, 3]);
+        assert_eq!(ranks, vec![1, 2, 3, 6, 1, 6]);
+        assert_eq!(monitor.top1, 2.0 / 6.0);
     }
 
     #[test]

@@ -1,8 +1,12 @@
+//! `multimat inspect`: a readable (or JSON) summary of a structure, DOS or volumetric file,
+//! whose kind is told by the same sniffer as `data import`'s.
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use multimat_crystal::neighbors::neighbors_within;
 use multimat_crystal::{analyze, Structure};
+use multimat_import::FileKind;
 use serde_json::{json, Value};
 
 use super::StructureInput;
@@ -25,66 +29,56 @@ pub struct Args {
     input: StructureInput,
 }
 
-/// What kind of file the user handed us.
+/// Which summary a file gets.
 #[derive(Debug, PartialEq)]
-pub enum FileKind {
+enum Summary {
     Structure,
     Dos,
     Volumetric,
 }
 
-/// Guesses whether a file is a structure, a DOS or a volumetric grid, from its name and, for
-/// JSON, its top-level keys.
-pub fn file_kind(path: &Path) -> anyhow::Result<FileKind> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_uppercase())
-        .unwrap_or_default();
-    let name = name.strip_suffix(".GZ").unwrap_or(&name).to_string();
-    // VASP names are often decorated (`CHGCAR.Fe3O4`, `Si_CHGCAR`, `pymatgen_LOCPOT.Li`).
-    if ["CHGCAR", "AECCAR", "LOCPOT", "ELFCAR", "PARCHG"]
-        .iter()
-        .any(|v| name.contains(v))
-        || name == "CHG"
+/// The summary for the file at `path`: its kind from the sniffer `data import` uses
+/// ([`multimat_import::file_kind`]), and for JSON its top-level keys. Any grid (a LOCPOT too)
+/// is summarised as volumetric; files of no other kind are read as structures.
+fn summary_kind(path: &Path) -> anyhow::Result<Summary> {
+    match multimat_import::file_kind(path) {
+        FileKind::Volumetric(_) => Ok(Summary::Volumetric),
+        FileKind::Dos => Ok(Summary::Dos),
+        FileKind::Json => json_kind(path),
+        FileKind::Structure | FileKind::Csv | FileKind::Unknown => Ok(Summary::Structure),
+    }
+}
+
+/// A JSON file's summary from its `@class` and top-level keys.
+fn json_kind(path: &Path) -> anyhow::Result<Summary> {
+    let text = multimat_crystal::io::read_text(path)?;
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        // Let the structure reader report the JSON error with its location.
+        Err(_) => return Ok(Summary::Structure),
+    };
+    let class = value.get("@class").and_then(Value::as_str).unwrap_or("");
+    if class == "Chgcar" || value.pointer("/data/total").is_some() {
+        return Ok(Summary::Volumetric);
+    }
+    if class.contains("Dos")
+        || ["densities", "spin_up_densities", "frequencies", "total_dos"]
+            .iter()
+            .any(|k| value.get(*k).is_some())
     {
-        return Ok(FileKind::Volumetric);
+        return Ok(Summary::Dos);
     }
-    if name.ends_with(".CUBE") {
-        return Ok(FileKind::Volumetric);
-    }
-    if name.contains("DOSCAR") || (name.contains("VASPRUN") && name.contains(".XML")) {
-        return Ok(FileKind::Dos);
-    }
-    if name.ends_with(".JSON") {
-        let text = multimat_crystal::io::read_text(path)?;
-        let value: Value = match serde_json::from_str(&text) {
-            Ok(v) => v,
-            // Let the structure reader report the JSON error with its location.
-            Err(_) => return Ok(FileKind::Structure),
-        };
-        let class = value.get("@class").and_then(Value::as_str).unwrap_or("");
-        if class == "Chgcar" || value.pointer("/data/total").is_some() {
-            return Ok(FileKind::Volumetric);
-        }
-        if class.contains("Dos")
-            || ["densities", "spin_up_densities", "frequencies", "total_dos"]
-                .iter()
-                .any(|k| value.get(*k).is_some())
-        {
-            return Ok(FileKind::Dos);
-        }
-    }
-    Ok(FileKind::Structure)
+    Ok(Summary::Structure)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let report = match file_kind(&args.file)? {
-        FileKind::Structure => {
+    let report = match summary_kind(&args.file)? {
+        Summary::Structure => {
             let structure = args.input.read(&args.file)?;
             structure_report(&structure, &args)?
         }
-        FileKind::Dos => super::modality::dos_report(&args.file)?,
-        FileKind::Volumetric => super::modality::volumetric_report(&args.file)?,
+        Summary::Dos => super::modality::dos_report(&args.file)?,
+        Summary::Volumetric => super::modality::volumetric_report(&args.file)?,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -2,12 +2,11 @@
 //! library crates.
 
 pub mod bench;
-pub mod bench_encoders;
-pub mod bench_search;
 pub mod convert;
 pub mod data;
-pub mod evaluate;
-pub mod fetch_mp;
+pub mod discover;
+pub mod embed;
+pub mod eval;
 pub mod finetune;
 pub mod graph;
 pub mod inspect;

@@ -28,7 +28,7 @@ use multimat_train::{PretrainConfig, PretrainJob};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::evaluate::{write_json, DiscoveryArgs, RunInput};
+use super::eval::{write_json, DiscoveryArgs, RunInput};
 
 /// Arguments of `multimat quickstart`.
 #[derive(clap::Args, Debug)]
@@ -343,8 +343,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // 5. Retrieval.
     announce(5, "cross-modal retrieval on the test split");
     state.stage(&dir, "retrieval", || {
-        let reports = super::evaluate::retrieval_report(&input)?;
-        super::evaluate::print_retrieval(&reports);
+        let reports = super::eval::retrieval_report(&input)?;
+        super::eval::print_retrieval(&reports);
         write_json(&dir.join("retrieval.json"), &reports)?;
         let rows: Vec<Value> = reports
             .iter()
@@ -373,14 +373,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // 6. Discovery with phonon-DOS targets.
     announce(6, "material discovery from phonon DOS targets");
     state.stage(&dir, "discovery", || {
-        let report = super::evaluate::discovery_report(&DiscoveryArgs {
+        let report = super::eval::discovery_report(&DiscoveryArgs {
             input: input.clone(),
             modality: Modality::PhononDos.name().into(),
             window: None,
             seed: 42,
             out: None,
         })?;
-        super::evaluate::print_discovery(&report);
+        super::eval::print_discovery(&report);
         write_json(&dir.join("discovery.json"), &report)?;
         let at = |n: usize| report.curve.iter().find(|p| p.n == n);
         let pick = |f: fn(&multimat_eval::discovery::CurvePoint) -> f64| {
@@ -407,8 +407,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             part: "all".into(),
             ..input.clone()
         };
-        let session = super::evaluate::Session::open(&all)?;
-        let emb = session.embed(Modality::Crystal, false)?;
+        let session = super::eval::open_session(&all)?;
+        let emb = super::eval::embed_with_bar(&session, Modality::Crystal, false)?;
         drop(session);
         let emb_dir = dir.join("embeddings");
         std::fs::create_dir_all(&emb_dir)?;

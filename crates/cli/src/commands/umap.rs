@@ -155,6 +155,6 @@ pub fn umap_map(args: &Args) -> anyhow::Result<UmapReport> {
         images: images.iter().map(|p| p.display().to_string()).collect(),
         legend: legend.expect("at least one image"),
     };
-    super::evaluate::write_json(&args.out.with_extension("json"), &report)?;
+    super::eval::write_json(&args.out.with_extension("json"), &report)?;
     Ok(report)
 }

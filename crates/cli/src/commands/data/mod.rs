@@ -1,3 +1,9 @@
+//! `multimat data ...`: dataset stores: import, info, splits, graph caches, and the Materials
+//! Project download (`fetch_mp`). The import itself is multimat-import; this parses and shows
+//! progress.
+
+pub mod fetch_mp;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -20,7 +26,7 @@ pub enum Command {
     Graphs(GraphsArgs),
     /// Download Materials Project documents (structure, text, DOS, charge density, elasticity,
     /// summary) into a folder that `data import` reads. Resumable; needs MP_API_KEY.
-    FetchMp(super::fetch_mp::Args),
+    FetchMp(fetch_mp::Args),
 }
 
 #[derive(clap::Args)]
@@ -129,7 +135,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 path.display()
             );
         }
-        Command::FetchMp(args) => super::fetch_mp::run(args)?,
+        Command::FetchMp(args) => fetch_mp::run(args)?,
         Command::Graphs(args) => {
             let store = Store::open(&args.store)?;
             let kind = match args.kind {

@@ -66,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                            "note": "per-pair scan of every gallery row; measured on fewer queries and reported per query"},
         "speedup": qps / naive_qps,
         "same_neighbours": agree,
-        "peak_rss_mib": super::peak_rss_mib(),
+        "peak_rss_mib": crate::commands::peak_rss_mib(),
         "threads": rayon::current_num_threads(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

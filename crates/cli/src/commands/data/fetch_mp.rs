@@ -140,7 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(b) = listing.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 b.finish();
             }
-            let bar = multi.add(super::progress_bar(total as u64, modality));
+            let bar = multi.add(crate::commands::progress_bar(total as u64, modality));
             bar.set_position(done as u64);
             bars.lock()
                 .unwrap_or_else(|p| p.into_inner())

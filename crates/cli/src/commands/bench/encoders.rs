@@ -24,7 +24,7 @@ use multimat_model::flops::{self, GraphBatchSize, TRAIN_STEP_FACTOR};
 use multimat_model::{trainable_params, Preset};
 use serde_json::{json, Value};
 
-use super::bench::load_structures;
+use super::structures::load_structures;
 
 /// The encoders that can be benchmarked.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,7 +307,7 @@ fn time_steps(
     device: &Device,
     mut step: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<f64>> {
-    let bar = super::progress_bar(args.warmup as u64, &format!("{name} warm-up"));
+    let bar = crate::commands::progress_bar(args.warmup as u64, &format!("{name} warm-up"));
     let mut warm_s = f64::INFINITY;
     for _ in 0..args.warmup {
         let t = Instant::now();
@@ -320,7 +320,7 @@ fn time_steps(
     let steps = args
         .steps
         .unwrap_or_else(|| ((args.budget_s / warm_s).floor() as usize).clamp(2, 200));
-    let bar = super::progress_bar(steps as u64, name);
+    let bar = crate::commands::progress_bar(steps as u64, name);
     let mut times = Vec::with_capacity(steps);
     for _ in 0..steps {
         let t = Instant::now();

@@ -1,0 +1,84 @@
+//! `multimat discover`: the crystals nearest to a target DOS file. Embedding the spectrum and
+//! ranking the candidates is [`multimat_train::discover`]; this parses and prints.
+
+use std::path::PathBuf;
+
+use multimat_eval::embeddings::Embeddings;
+use multimat_train::device::parse_device;
+use multimat_train::discover::{discover, spectrum_modality};
+use multimat_train::load_run;
+
+use super::eval::{embed_with_bar, open_session, write_json, RunInput};
+
+/// `multimat discover`.
+#[derive(clap::Args, Debug)]
+pub struct DiscoverArgs {
+    /// Pretraining run directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Target DOS file (pymatgen/MP JSON, vasprun.xml, DOSCAR, phonon DOS JSON).
+    #[arg(long)]
+    pub dos: PathBuf,
+    /// Number of crystals to return.
+    #[arg(long, default_value_t = 25)]
+    pub k: usize,
+    /// Candidate crystals: a store (embedded now) or an embeddings file from `multimat embed`.
+    #[arg(long)]
+    pub candidates: PathBuf,
+    /// Device: cpu, cuda:N or wgpu:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Write the hits as JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
+    let device = parse_device(&a.device)
+        .map_err(|e| anyhow::anyhow!("--device: {e}"))?
+        .device()?;
+    let dos = multimat_modalities::dos::read_dos(&a.dos)?;
+    let modality = spectrum_modality(&dos);
+    let (store, candidates) = if a.candidates.join("manifest.json").exists() {
+        let input = RunInput {
+            model: a.model.clone(),
+            data: a.candidates.clone(),
+            part: "all".into(),
+            device: a.device.clone(),
+            batch_size: 64,
+        };
+        let session = open_session(&input)?;
+        let c = embed_with_bar(&session, multimat_model::Modality::Crystal, false)?;
+        (Some(session.store), c)
+    } else {
+        (None, Embeddings::read(&a.candidates)?)
+    };
+    let run = load_run(&a.model, &device)?;
+    let hits = discover(&run.model, &dos, &candidates, a.k, &device)?;
+    println!(
+        "the {} crystals nearest to the {} of {} ({} candidates):",
+        hits.len(),
+        modality,
+        a.dos.display(),
+        candidates.len()
+    );
+    let formula = |id: &str| {
+        store
+            .as_ref()
+            .and_then(|s| s.index_of(id).map(|i| s.formulas()[i].clone()))
+            .unwrap_or_default()
+    };
+    for (rank, h) in hits.iter().enumerate() {
+        println!(
+            "{:>3}  {:<16} {:<14} {:.4}",
+            rank + 1,
+            h.id,
+            formula(&h.id),
+            h.similarity
+        );
+    }
+    if let Some(out) = a.out {
+        write_json(&out, &hits)?;
+    }
+    Ok(())
+}
