@@ -13,14 +13,16 @@ pub mod device;
 pub mod embed;
 pub mod error;
 pub mod finetune;
+pub mod metrics_log;
 pub mod model;
+pub mod optim;
 pub mod predict;
 pub mod pretrain;
-pub mod schedule;
 pub mod validation;
 
 pub use checkpoint::{load_run, LoadedRun, RunConfig, TrainState};
 pub use config::{Modality, PretrainConfig};
+pub use device::DeviceSpec;
 pub use error::{Result, TrainError};
 pub use model::{CrystalKind, ModelConfig, MultiMat, Preset};
 pub use pretrain::{pretrain, EpochRecord, Event, PretrainJob, PretrainSummary};

@@ -15,7 +15,7 @@ use multimat_train::finetune::{
     FinetuneJob, FinetuneResults, MeanStd, TargetTransform, TestPredictions, Variant,
 };
 use multimat_train::predict::{resolve_model_dir, Predictor};
-use multimat_train::{pretrain, Preset, PretrainConfig, PretrainJob};
+use multimat_train::{pretrain, DeviceSpec, Preset, PretrainConfig, PretrainJob};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -92,6 +92,8 @@ fn pretrained_run() -> &'static Path {
                 out: out.clone(),
                 resume: false,
                 stop_after: None,
+                device: DeviceSpec::Cpu,
+                threads: 0,
             },
             &mut |_| {},
         )
@@ -128,6 +130,8 @@ fn run(
             from: from.map(Path::to_path_buf),
             variants,
             out: out.to_path_buf(),
+            device: DeviceSpec::Cpu,
+            threads: 0,
         },
         &mut |_| {},
     )
@@ -156,6 +160,8 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
             from: None,
             variants: vec![Variant::Scratch],
             out: out.clone(),
+            device: DeviceSpec::Cpu,
+            threads: 0,
         },
         &mut |e| {
             if let Event::Prepared { reused, .. } = e {
@@ -278,6 +284,8 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
             from: None,
             variants: vec![Variant::Scratch],
             out: base.join("ft2"),
+            device: DeviceSpec::Cpu,
+            threads: 0,
         },
         &mut |e| {
             if let Event::Prepared { reused: r, .. } = e {
@@ -471,3 +479,4 @@ fn bad_task_missing_run_and_bad_combinations_are_named() {
         .to_string();
     assert!(e.contains("not a fine-tuned model"), "{e}");
 }
+

@@ -12,7 +12,7 @@ use multimat_eval::embeddings::Embeddings;
 use multimat_eval::retrieval;
 use multimat_train::config::Modality;
 use multimat_train::data::CrystalGraphs;
-use multimat_train::device::parse_device;
+use multimat_train::device::DeviceSpec;
 use multimat_train::embed::{embed_modality, with_modality};
 use multimat_train::model::ArrayInput;
 use multimat_train::{load_run, LoadedRun};
@@ -30,8 +30,8 @@ pub struct RunInput {
     #[arg(long, default_value = "test")]
     pub part: String,
     /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = super::args::DeviceArg)]
+    pub device: DeviceSpec,
     /// Materials per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -50,9 +50,7 @@ pub struct Session {
 
 impl Session {
     pub fn open(input: &RunInput) -> anyhow::Result<Self> {
-        let device = parse_device(&input.device)
-            .map_err(|e| anyhow::anyhow!("--device: {e}"))?
-            .device()?;
+        let device = input.device.device()?;
         let run = load_run(&input.model, &device)?;
         let store = Store::open(&input.data)
             .with_context(|| format!("opening the store {}", input.data.display()))?;
@@ -357,17 +355,15 @@ pub struct DiscoverArgs {
     #[arg(long)]
     pub candidates: PathBuf,
     /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = super::args::DeviceArg)]
+    pub device: DeviceSpec,
     /// Write the hits as JSON here.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
 pub fn discover(a: DiscoverArgs) -> anyhow::Result<()> {
-    let device = parse_device(&a.device)
-        .map_err(|e| anyhow::anyhow!("--device: {e}"))?
-        .device()?;
+    let device = a.device.device()?;
     let dos = multimat_modalities::dos::read_dos(&a.dos)?;
     let modality = match dos.kind {
         multimat_modalities::dos::SpectrumKind::Phonon { .. } => Modality::PhononDos,
@@ -376,21 +372,22 @@ pub fn discover(a: DiscoverArgs) -> anyhow::Result<()> {
     let input = multimat_modalities::dos::model_input(&dos, &Default::default())?;
     let rows = input.to_rows();
     let len = rows.len() / 2;
-    let (store, candidates) = if a.candidates.join("manifest.json").exists() {
+    // The run is loaded once: by the session when the candidates are a store, here otherwise.
+    let (store, candidates, run) = if a.candidates.join("manifest.json").exists() {
         let input = RunInput {
             model: a.model.clone(),
             data: a.candidates.clone(),
             part: "all".into(),
-            device: a.device.clone(),
+            device: a.device,
             batch_size: 64,
         };
         let session = Session::open(&input)?;
         let c = session.embed(Modality::Crystal, false)?;
-        (Some(session.store), c)
+        (Some(session.store), c, session.run)
     } else {
-        (None, Embeddings::read(&a.candidates)?)
+        let c = Embeddings::read(&a.candidates)?;
+        (None, c, load_run(&a.model, &device)?)
     };
-    let run = load_run(&a.model, &device)?;
     let x = Tensor::<3>::from_data(TensorData::new(rows, [1, 2, len]), &device);
     let emb = run.model.embed_array(modality, &ArrayInput::Spectrum(x))?;
     let mut target: Vec<f32> = emb

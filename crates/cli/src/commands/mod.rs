@@ -1,6 +1,7 @@
 //! One module per subcommand: argument parsing and messages only; the numerics live in the
 //! library crates.
 
+pub mod args;
 pub mod bench;
 pub mod bench_encoders;
 pub mod bench_search;
