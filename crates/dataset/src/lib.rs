@@ -22,7 +22,8 @@
 //! - [`StoreWriter`]: create / append / commit.
 //! - [`Store`]: open; ids, labels, structures, masks; [`ModalityArray`] rows via mmap.
 //! - [`info()`]: counts per modality, per combination of modalities, per label, per source.
-//! - [`make_split`] / [`save_split`] / [`load_split`]: reproducible splits.
+//! - [`make_split`] / [`save_split`] / [`load_split`] / [`load_or_make_split`]: reproducible
+//!   splits.
 //! - [`collate`] / [`batches`]: mini-batches with existence masks.
 
 pub mod attach;
@@ -44,7 +45,10 @@ pub use graph_cache::{build_graph_cache, CgcnnCache, GraphCacheMeta, GraphKind, 
 pub use info::{info, ModalityCounts, StoreInfo};
 pub use manifest::{Manifest, ModalityEntry};
 pub use npy::Dtype;
-pub use split::{load_split, make_split, save_split, split_ids, Split, SplitIndices, SplitMix64};
+pub use split::{
+    load_or_make_split, load_split, make_split, make_split_of, save_split, split_ids, Split,
+    SplitIndices, SplitMix64,
+};
 pub use store::{Material, ModalityArray, Store};
 pub use writer::{
     read_import_report, write_import_report, ImportProblem, MaterialRecord, StoreWriter,

@@ -124,9 +124,20 @@ pub fn split_ids(
 
 /// Makes a split of all materials of `store`.
 pub fn make_split(store: &Store, seed: u64, ratios: [f64; 3], name: &str) -> Result<Split> {
+    make_split_of(store, store.ids(), seed, ratios, name)
+}
+
+/// Makes a split of the materials `ids` of `store` (e.g. those with a fine-tuning target).
+pub fn make_split_of(
+    store: &Store,
+    ids: &[String],
+    seed: u64,
+    ratios: [f64; 3],
+    name: &str,
+) -> Result<Split> {
     check_split_name(name)?;
     check_ratios(ratios, name)?;
-    let (train, val, test) = split_ids(store.ids(), seed, ratios);
+    let (train, val, test) = split_ids(ids, seed, ratios);
     Ok(Split {
         name: name.to_string(),
         seed,
@@ -171,6 +182,29 @@ pub fn load_split(store: &Store, name: &str) -> Result<Split> {
         }
     }
     Ok(split)
+}
+
+/// The split `name` of `store`: read from `splits/NAME.json` when that file exists, otherwise
+/// made over `ids` with `seed` and `ratios` and saved there. The flag is `true` when an existing
+/// file was reused (its own seed and ratios then apply, not the given ones).
+///
+/// A new split is deterministic in (ids, seed, ratios), so two jobs creating it at once write
+/// the same file.
+pub fn load_or_make_split(
+    store: &Store,
+    name: &str,
+    ids: &[String],
+    seed: u64,
+    ratios: [f64; 3],
+) -> Result<(Split, bool)> {
+    check_split_name(name)?;
+    let path = store.dir().join("splits").join(format!("{name}.json"));
+    if path.exists() {
+        return Ok((load_split(store, name)?, true));
+    }
+    let split = make_split_of(store, ids, seed, ratios, name)?;
+    save_split(store, &split)?;
+    Ok((split, false))
 }
 
 impl Split {

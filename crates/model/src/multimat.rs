@@ -169,13 +169,7 @@ impl ModelConfig {
     /// Checks that every encoder outputs `latent_dim` (the CLIP similarities need one width;
     /// the DOS encoder's output is its `dim`, spec §10 gotcha 21) and that each is valid.
     pub fn check(&self) -> Result<()> {
-        let mut widths: Vec<(&str, usize)> = vec![(
-            "crystal",
-            match &self.crystal {
-                CrystalConfig::Potnet(c) => c.embedding_dim,
-                CrystalConfig::Cgcnn(c) => c.embedding_dim,
-            },
-        )];
+        let mut widths: Vec<(&str, usize)> = vec![("crystal", self.crystal.output_dim())];
         let invalid = |name: &str, e: String| ModelError::config(format!("encoders.{name}"), e);
         if let Some(c) = &self.dos {
             c.validate().map_err(|e| invalid("dos", e.to_string()))?;
@@ -225,10 +219,7 @@ impl ModelConfig {
 
     /// Which crystal encoder this is.
     pub fn crystal_kind(&self) -> CrystalKind {
-        match self.crystal {
-            CrystalConfig::Potnet(_) => CrystalKind::Potnet,
-            CrystalConfig::Cgcnn(_) => CrystalKind::Cgcnn,
-        }
+        self.crystal.kind()
     }
 
     /// Builds the model with freshly initialised weights on `device`.
@@ -249,6 +240,22 @@ impl ModelConfig {
 }
 
 impl CrystalConfig {
+    /// Which crystal encoder this is.
+    pub fn kind(&self) -> CrystalKind {
+        match self {
+            CrystalConfig::Potnet(_) => CrystalKind::Potnet,
+            CrystalConfig::Cgcnn(_) => CrystalKind::Cgcnn,
+        }
+    }
+
+    /// Width of the encoder's output (the latent width in a MultiMat model).
+    pub fn output_dim(&self) -> usize {
+        match self {
+            CrystalConfig::Potnet(c) => c.embedding_dim,
+            CrystalConfig::Cgcnn(c) => c.embedding_dim,
+        }
+    }
+
     /// Builds the crystal encoder on `device`.
     pub fn init(&self, device: &Device) -> CrystalEncoder {
         match self {

@@ -1,6 +1,9 @@
 //! The pretraining configuration (`pretrain.toml`): which modalities, which loss, the optimiser
 //! and schedule of spec §4.1, and the model preset. Every field has the reference's default, so
 //! an empty file is the paper's setting.
+//!
+//! It says what a run is, not where it runs: the device and the CPU threads are settings of the
+//! job (`PretrainJob`), so a run started on one device can be resumed or fine-tuned on another.
 
 use std::path::Path;
 
@@ -9,6 +12,7 @@ use multimat_model::{CrystalKind, EncoderOverrides, Modality, Preset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
+use crate::optim::AdamWSettings;
 
 /// Everything `multimat pretrain` needs besides the store and the output folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,22 +42,15 @@ pub struct PretrainConfig {
     pub lr: f64,
     /// The cosine ends at `min_lr_ratio · peak` (reference 1e-3).
     pub min_lr_ratio: f64,
-    /// AdamW decoupled weight decay on every parameter (reference 0.05).
-    pub weight_decay: f64,
-    /// AdamW β₁, β₂ (reference 0.9, 0.95).
-    pub betas: [f64; 2],
-    /// AdamW ε (PyTorch default 1e-8).
-    pub eps: f64,
-    /// Clip the global gradient norm to this value (reference: no clipping).
-    pub clip_grad_norm: Option<f64>,
+    /// AdamW settings (keys `weight_decay`, `betas`, `eps`, `clip_grad_norm`).
+    #[serde(flatten)]
+    pub adamw: AdamWSettings,
     /// Softmax temperature τ of the CLIP losses (reference: fixed 0.2).
     pub temperature: f64,
     /// Learn τ (CLIP-style logit scale, starting at `temperature`); not the reference's.
     pub learnable_temperature: bool,
     /// Seed of weight initialisation and batch order (reference 42).
     pub seed: u64,
-    /// `cpu` (burn's flex backend) or `cuda:N` (needs the `cuda` feature).
-    pub device: String,
     /// Split file of the store (`splits/NAME.json`) giving train/val/test; created with
     /// `split_ratios` and `seed` when missing.
     pub split: String,
@@ -68,8 +65,39 @@ pub struct PretrainConfig {
     pub keep_every: usize,
     /// Write a step record to the metrics log every this many steps.
     pub log_every: usize,
-    /// Worker threads for CPU tensor work (0 = rayon's default, all cores).
-    pub threads: usize,
+    /// Run settings older files carry (`device`, `threads`); read, never written or used.
+    #[serde(flatten, skip_serializing)]
+    pub legacy: LegacyRunSettings,
+}
+
+/// The `device` and `threads` keys of run folders and TOML files written before these became
+/// job settings: still accepted so that those files load, then ignored (the job's device and
+/// threads apply). A `device` that names no device is still an error, so a typo in an old file
+/// is not silently dropped.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct LegacyRunSettings {
+    /// The old `device` key, if the file had one.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// The old `threads` key, if the file had one.
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+impl LegacyRunSettings {
+    /// Checks an old `device` value; `source` names the configuration in errors.
+    pub fn check(&self, source: &str) -> Result<()> {
+        if let Some(d) = &self.device {
+            crate::device::parse_device(d)
+                .map_err(|p| TrainError::config(format!("{source}: device"), p))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the file had either key (callers may warn that it is ignored now).
+    pub fn present(&self) -> bool {
+        self.device.is_some() || self.threads.is_some()
+    }
 }
 
 impl Default for PretrainConfig {
@@ -91,21 +119,17 @@ impl Default for PretrainConfig {
             warmup_epochs: 10.0,
             lr: 1e-4,
             min_lr_ratio: 1e-3,
-            weight_decay: 0.05,
-            betas: [0.9, 0.95],
-            eps: 1e-8,
-            clip_grad_norm: None,
+            adamw: AdamWSettings::default(),
             temperature: 0.2,
             learnable_temperature: false,
             seed: 42,
-            device: "cpu".into(),
             split: "multimat".into(),
             split_ratios: [0.8, 0.1, 0.1],
             max_train: 0,
             max_val: 0,
             keep_every: 20,
             log_every: 10,
-            threads: 0,
+            legacy: LegacyRunSettings::default(),
         }
     }
 }
@@ -202,13 +226,7 @@ impl PretrainConfig {
                 format!("must be in [0, 1], got {}", self.min_lr_ratio),
             );
         }
-        check_adamw(
-            self.weight_decay,
-            self.betas,
-            self.eps,
-            self.clip_grad_norm,
-            source,
-        )?;
+        self.adamw.check(source)?;
         if !positive(self.temperature) {
             return bad(
                 "temperature",
@@ -225,8 +243,7 @@ impl PretrainConfig {
                 format!("need train > 0, all >= 0 and a sum <= 1, got {r:?}"),
             );
         }
-        crate::device::parse_device(&self.device)
-            .map_err(|p| TrainError::config(format!("{source}: device"), p))?;
+        self.legacy.check(source)?;
         if self.log_every == 0 {
             self.log_every = 1;
         }
@@ -237,38 +254,6 @@ impl PretrainConfig {
     pub fn peak_lr(&self) -> f64 {
         self.lr * self.batch_size as f64 / 256.0
     }
-}
-
-/// Checks the AdamW settings shared by pretraining and fine-tuning (weight decay ≥ 0, betas in
-/// [0, 1), ε > 0, optional clip norm > 0); `source` names the configuration in errors.
-pub(crate) fn check_adamw(
-    weight_decay: f64,
-    betas: [f64; 2],
-    eps: f64,
-    clip_grad_norm: Option<f64>,
-    source: &str,
-) -> Result<()> {
-    let bad =
-        |key: &str, problem: String| Err(TrainError::config(format!("{source}: {key}"), problem));
-    let positive = |v: f64| v.is_finite() && v > 0.0;
-    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-        return bad("weight_decay", format!("must be >= 0, got {weight_decay}"));
-    }
-    if !betas
-        .iter()
-        .all(|b| b.is_finite() && (0.0..1.0).contains(b))
-    {
-        return bad("betas", format!("each must be in [0, 1), got {betas:?}"));
-    }
-    if !positive(eps) {
-        return bad("eps", format!("must be positive, got {eps}"));
-    }
-    if let Some(c) = clip_grad_norm {
-        if !positive(c) {
-            return bad("clip_grad_norm", format!("must be positive, got {c}"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -16,14 +16,16 @@ pub mod discover;
 pub mod embed;
 pub mod error;
 pub mod finetune;
+pub mod metrics_log;
+pub mod optim;
 pub mod predict;
 pub mod pretrain;
-pub mod schedule;
 pub mod session;
 pub mod validation;
 
 pub use checkpoint::{load_run, LoadedRun, RunConfig, TrainState};
 pub use config::PretrainConfig;
+pub use device::DeviceSpec;
 pub use error::{Result, TrainError};
 pub use pretrain::{pretrain, EpochRecord, Event, PretrainJob, PretrainSummary};
 pub use session::{Part, Session};

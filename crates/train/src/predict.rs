@@ -14,10 +14,10 @@ use multimat_model::{CrystalConfig, CrystalInput};
 
 use crate::checkpoint::read_json;
 use crate::error::{Result, TrainError};
-use crate::finetune::{
-    load_finetuned, run_dir, FinetuneResults, FinetunedModelConfig, Regressor, Variant, MODEL_FILE,
-    RESULTS_FILE,
+use crate::finetune::model::{
+    load_finetuned, run_dir, FinetunedModelConfig, Regressor, Variant, MODEL_FILE,
 };
+use crate::finetune::results::{FinetuneResults, RESULTS_FILE};
 
 /// A fine-tuned model ready for inference.
 pub struct Predictor {

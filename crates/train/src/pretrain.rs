@@ -3,15 +3,13 @@
 //! every epoch, exact resume, a JSONL metrics log and a held-out retrieval check.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
-use multimat_dataset::{batches, load_split, make_split, save_split, Store};
+use multimat_dataset::{batches, load_or_make_split, Store};
 use multimat_model::loss::{
     contrastive_loss_with, LearnableTemperatureConfig, LossOptions, ModalityBatch, Temperature,
 };
@@ -22,10 +20,11 @@ use crate::checkpoint::{
 };
 use crate::config::PretrainConfig;
 use crate::data::{check_store_modalities, load_batch, text_dim, CrystalGraphs};
-use crate::device::parse_device;
+use crate::device::DeviceSpec;
 use crate::embed::{embed_modality, with_modality};
 use crate::error::{Result, TrainError};
-use crate::schedule::WarmupCosine;
+use crate::metrics_log::MetricsLog;
+use crate::optim::WarmupCosine;
 use crate::validation::{pair_retrieval, PairRetrieval};
 use multimat_model::{Modality, ModelConfig, MultiMat};
 
@@ -43,6 +42,12 @@ pub struct PretrainJob<'a> {
     pub resume: bool,
     /// Stop after this many completed epochs (the run stays resumable); `None` runs to the end.
     pub stop_after: Option<usize>,
+    /// Where to train: a job setting, not saved in the run, so a run started on one device
+    /// resumes (or is fine-tuned) on another.
+    pub device: DeviceSpec,
+    /// Worker threads for CPU tensor work (0 = rayon's default, all cores); ignored when the
+    /// process's thread pool already exists (e.g. a second job in one process).
+    pub threads: usize,
 }
 
 /// What the loop reports while it runs.
@@ -136,43 +141,19 @@ pub struct PretrainSummary {
     pub epochs_completed: usize,
 }
 
-/// AdamW with the given betas, ε, decoupled weight decay and optional global-norm clipping;
-/// shared by pretraining and fine-tuning.
-pub(crate) fn adamw(
-    betas: [f64; 2],
-    eps: f64,
-    weight_decay: f64,
-    clip_grad_norm: Option<f64>,
-) -> ModuleOptimizer {
-    let mut adamw = AdamWConfig::new()
-        .with_beta_1(betas[0] as f32)
-        .with_beta_2(betas[1] as f32)
-        .with_epsilon(eps as f32)
-        .with_weight_decay(weight_decay as f32);
-    if let Some(norm) = clip_grad_norm {
-        adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(norm as f32)));
-    }
-    adamw.init()
-}
-
 /// The training/validation materials of a run: split members with a crystal graph.
 fn select(
     store: &Store,
     graphs: &CrystalGraphs,
     config: &PretrainConfig,
 ) -> Result<(Vec<usize>, Vec<usize>)> {
-    let path = store
-        .dir()
-        .join("splits")
-        .join(format!("{}.json", config.split));
-    let split = if path.exists() {
-        load_split(store, &config.split)?
-    } else {
-        // Deterministic in (store, seed, ratios): two jobs creating it at once write the same file.
-        let s = make_split(store, config.seed, config.split_ratios, &config.split)?;
-        save_split(store, &s)?;
-        s
-    };
+    let (split, _) = load_or_make_split(
+        store,
+        &config.split,
+        store.ids(),
+        config.seed,
+        config.split_ratios,
+    )?;
     let idx = split.indices(store)?;
     let keep = |v: &[usize], max: usize| {
         let mut out: Vec<usize> = v.iter().copied().filter(|&i| graphs.has(i)).collect();
@@ -225,52 +206,6 @@ fn scalar(t: Tensor<1>) -> f64 {
         .ok()
         .and_then(|v| v.first().copied())
         .unwrap_or(f64::NAN)
-}
-
-/// Keeps the metrics lines of epochs ≤ `epochs` (drops what a killed session logged after its
-/// last checkpoint), so a resumed run's log reads as if it had never stopped.
-fn trim_metrics(path: &Path, epochs: usize) -> Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let f = fs::File::open(path).map_err(|e| TrainError::io(path, e))?;
-    let mut kept = String::new();
-    for line in BufReader::new(f).lines() {
-        let line = line.map_err(|e| TrainError::io(path, e))?;
-        let epoch = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| v.get("epoch").and_then(|e| e.as_u64()));
-        if epoch.is_some_and(|e| e as usize <= epochs) {
-            kept.push_str(&line);
-            kept.push('\n');
-        }
-    }
-    let tmp = path.with_extension("jsonl.tmp");
-    fs::write(&tmp, kept).map_err(|e| TrainError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
-}
-
-struct MetricsLog {
-    path: PathBuf,
-    file: fs::File,
-}
-
-impl MetricsLog {
-    fn open(path: PathBuf) -> Result<Self> {
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| TrainError::io(&path, e))?;
-        Ok(Self { path, file })
-    }
-
-    fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
-        let line = serde_json::to_string(record)
-            .map_err(|e| TrainError::checkpoint(&self.path, e.to_string()))?;
-        writeln!(self.file, "{line}").map_err(|e| TrainError::io(&self.path, e))?;
-        self.file.flush().map_err(|e| TrainError::io(&self.path, e))
-    }
 }
 
 /// Runs (or resumes) a pretraining job, reporting progress through `on_event`.
@@ -330,16 +265,14 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
             ),
         ));
     }
-    if config.threads > 0 {
+    if job.threads > 0 {
         // Ignored when the global pool already exists (e.g. a second job in one process).
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.threads)
+            .num_threads(job.threads)
             .build_global();
     }
 
-    let device = parse_device(&config.device)
-        .map_err(|p| TrainError::config("device", p))?
-        .autodiff_device()?;
+    let device = job.device.autodiff_device()?;
     device.seed(config.seed);
     let graphs = CrystalGraphs::load(store, run_config.model.crystal_kind())?;
     let (train, val) = select(store, &graphs, config)?;
@@ -352,12 +285,7 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
     }
 
     let mut model = run_config.model.init(&device)?;
-    let mut optimizer = adamw(
-        config.betas,
-        config.eps,
-        config.weight_decay,
-        config.clip_grad_norm,
-    );
+    let mut optimizer = config.adamw.optimizer();
     let mut state = TrainState {
         epochs_completed: 0,
         global_step: 0,
@@ -366,16 +294,15 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
         val_loss: None,
     };
     let metrics_path = run.join(METRICS_FILE);
-    if job.resume {
+    let mut log = if job.resume {
         let restored = restore(&run, model, optimizer)?;
         model = restored.model;
         optimizer = restored.optimizer;
         state = restored.state;
-        trim_metrics(&metrics_path, state.epochs_completed)?;
-    } else if metrics_path.exists() {
-        fs::remove_file(&metrics_path).map_err(|e| TrainError::io(&metrics_path, e))?;
-    }
-    let mut log = MetricsLog::open(metrics_path)?;
+        MetricsLog::resume(metrics_path, state.epochs_completed)?
+    } else {
+        MetricsLog::create(metrics_path)?
+    };
 
     let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {
         batches(&train, config.batch_size, config.seed, epoch as u64, false)
@@ -384,12 +311,13 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
             .collect()
     };
     let steps_per_epoch = epoch_batches(1).len();
-    let schedule = WarmupCosine {
-        peak: config.peak_lr(),
-        warmup: config.warmup_epochs * steps_per_epoch as f64,
-        total: steps_per_epoch * config.epochs,
-        min_ratio: config.min_lr_ratio,
-    };
+    let schedule = WarmupCosine::over_epochs(
+        config.peak_lr(),
+        config.warmup_epochs,
+        steps_per_epoch,
+        config.epochs,
+        config.min_lr_ratio,
+    );
     on_event(Event::Start {
         first_epoch: state.epochs_completed + 1,
         epochs: config.epochs,

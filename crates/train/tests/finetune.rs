@@ -15,7 +15,7 @@ use multimat_train::finetune::{
     FinetuneJob, FinetuneResults, MeanStd, TargetTransform, TestPredictions, Variant,
 };
 use multimat_train::predict::{resolve_model_dir, Predictor};
-use multimat_train::{pretrain, PretrainConfig, PretrainJob};
+use multimat_train::{pretrain, DeviceSpec, PretrainConfig, PretrainJob};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -92,6 +92,8 @@ fn pretrained_run() -> &'static Path {
                 out: out.clone(),
                 resume: false,
                 stop_after: None,
+                device: DeviceSpec::Cpu,
+                threads: 0,
             },
             &mut |_| {},
         )
@@ -128,6 +130,8 @@ fn run(
             from: from.map(Path::to_path_buf),
             variants,
             out: out.to_path_buf(),
+            device: DeviceSpec::Cpu,
+            threads: 0,
         },
         &mut |_| {},
     )
@@ -156,6 +160,8 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
             from: None,
             variants: vec![Variant::Scratch],
             out: out.clone(),
+            device: DeviceSpec::Cpu,
+            threads: 0,
         },
         &mut |e| {
             if let Event::Prepared { reused, .. } = e {
@@ -276,6 +282,8 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
             from: None,
             variants: vec![Variant::Scratch],
             out: base.join("ft2"),
+            device: DeviceSpec::Cpu,
+            threads: 0,
         },
         &mut |e| {
             if let Event::Prepared { reused: r, .. } = e {
@@ -468,4 +476,91 @@ fn bad_task_missing_run_and_bad_combinations_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("not a fine-tuned model"), "{e}");
+}
+
+/// Nothing a run saves pins the device: `config.json` of a pretraining run and of a fine-tuning
+/// job hold no `device` or `threads`, an old run folder that still records a device (here one
+/// this build cannot use) resumes on the device and threads its job gives, and the run then
+/// fine-tunes with yet other job settings.
+#[test]
+fn device_and_threads_come_from_the_job_not_the_run() {
+    let _serial = one_at_a_time();
+    let store = Store::open(store_dir()).unwrap();
+    let base = tempdir("device");
+    let out = base.join("run");
+    let pretrain_config = PretrainConfig {
+        modalities: vec![Modality::Crystal, Modality::Density],
+        loss: "clip".parse().unwrap(),
+        preset: Preset::Small,
+        batch_size: 8,
+        epochs: 2,
+        lr: 0.01,
+        max_train: 16,
+        max_val: 4,
+        keep_every: 0,
+        split: "pretrain-test".into(),
+        ..Default::default()
+    };
+    let job = |device, threads, resume, stop_after| PretrainJob {
+        store: &store,
+        store_name: "test".into(),
+        config: pretrain_config.clone(),
+        out: out.clone(),
+        resume,
+        stop_after,
+        device,
+        threads,
+    };
+    pretrain(job(DeviceSpec::Cpu, 0, false, Some(1)), &mut |_| {}).unwrap();
+    let config_path = out.join("config.json");
+    let mut saved: serde_json::Value = read(&config_path);
+    for key in ["device", "threads"] {
+        assert!(
+            saved["pretrain"].get(key).is_none(),
+            "config.json saves `{key}`"
+        );
+    }
+
+    // A folder written before device and threads were job settings: it names a GPU.
+    saved["pretrain"]["device"] = "cuda:3".into();
+    saved["pretrain"]["threads"] = 1.into();
+    std::fs::write(&config_path, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
+    multimat_train::RunConfig::read(&out).unwrap();
+
+    // The job's device is the one used: a GPU the build lacks is refused before anything is
+    // written (a GPU build simply has no epoch left to run before epoch 1).
+    match pretrain(job(DeviceSpec::Cuda(0), 0, true, Some(1)), &mut |_| {}) {
+        Ok(s) => assert_eq!(s.epochs_completed, 1),
+        Err(e) => assert!(e.to_string().contains("cuda"), "{e}"),
+    }
+    // Resumed on the CPU with other threads, whatever the old file says.
+    let resumed = pretrain(job(DeviceSpec::Cpu, 2, true, None), &mut |_| {}).unwrap();
+    assert_eq!(resumed.epochs_completed, 2);
+    assert_eq!(resumed.epochs.len(), 1);
+
+    // Fine-tuned from that run with the job's device and threads; its record saves neither.
+    let ft = base.join("ft");
+    let store = Store::open(store_dir()).unwrap();
+    let results = finetune(
+        FinetuneJob {
+            store: &store,
+            store_name: "test".into(),
+            config: config("bulk_modulus_voigt", "t-device", 1),
+            from: Some(out.clone()),
+            variants: vec![Variant::Pretrained],
+            out: ft.clone(),
+            device: DeviceSpec::Cpu,
+            threads: 1,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(results.variants.len(), 1);
+    let record: serde_json::Value = read(&ft.join("config.json"));
+    for key in ["device", "threads"] {
+        assert!(
+            record["config"].get(key).is_none(),
+            "job config.json saves `{key}`"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use multimat_dataset::{build_graph_cache, make_split, save_split, GraphKind, Store};
 use multimat_import::{import, ImportOptions, Recipe};
 use multimat_model::{Modality, Preset};
-use multimat_train::{load_run, pretrain, Event, PretrainConfig, PretrainJob};
+use multimat_train::{load_run, pretrain, DeviceSpec, Event, PretrainConfig, PretrainJob};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -78,6 +78,8 @@ fn run(out: &Path, config: PretrainConfig, resume: bool, stop_after: Option<usiz
         out: out.to_path_buf(),
         resume,
         stop_after,
+        device: DeviceSpec::Cpu,
+        threads: 0,
     };
     let mut steps = Vec::new();
     pretrain(job, &mut |e| {
@@ -152,6 +154,8 @@ fn refuses_to_overwrite_or_resume_nothing() {
         out: out.clone(),
         resume,
         stop_after: Some(0),
+        device: DeviceSpec::Cpu,
+        threads: 0,
     };
     // Resuming a folder that is not a run.
     let e = pretrain(job(true), &mut |_| {}).err().unwrap().to_string();

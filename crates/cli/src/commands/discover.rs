@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use multimat_eval::embeddings::Embeddings;
-use multimat_train::device::parse_device;
+use multimat_train::device::DeviceSpec;
 use multimat_train::discover::{discover, spectrum_modality};
 use multimat_train::load_run;
 
@@ -26,34 +26,33 @@ pub struct DiscoverArgs {
     #[arg(long)]
     pub candidates: PathBuf,
     /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = super::args::DeviceArg)]
+    pub device: DeviceSpec,
     /// Write the hits as JSON here.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
 pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
-    let device = parse_device(&a.device)
-        .map_err(|e| anyhow::anyhow!("--device: {e}"))?
-        .device()?;
+    let device = a.device.device()?;
     let dos = multimat_modalities::dos::read_dos(&a.dos)?;
     let modality = spectrum_modality(&dos);
-    let (store, candidates) = if a.candidates.join("manifest.json").exists() {
+    // The run is loaded once: by the session when the candidates are a store, here otherwise.
+    let (store, candidates, run) = if a.candidates.join("manifest.json").exists() {
         let input = RunInput {
             model: a.model.clone(),
             data: a.candidates.clone(),
             part: "all".into(),
-            device: a.device.clone(),
+            device: a.device,
             batch_size: 64,
         };
         let session = open_session(&input)?;
         let c = embed_with_bar(&session, multimat_model::Modality::Crystal, false)?;
-        (Some(session.store), c)
+        (Some(session.store), c, session.run)
     } else {
-        (None, Embeddings::read(&a.candidates)?)
+        let c = Embeddings::read(&a.candidates)?;
+        (None, c, load_run(&a.model, &device)?)
     };
-    let run = load_run(&a.model, &device)?;
     let hits = discover(&run.model, &dos, &candidates, a.k, &device)?;
     println!(
         "the {} crystals nearest to the {} of {} ({} candidates):",

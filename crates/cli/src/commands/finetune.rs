@@ -9,6 +9,10 @@ use multimat_dataset::Store;
 use multimat_train::finetune::{
     finetune, Event, FinetuneConfig, FinetuneJob, FinetuneResults, Variant,
 };
+use multimat_train::optim::AdamWSettings;
+use multimat_train::DeviceSpec;
+
+use super::args::{merge_flags, DeviceArg};
 
 /// Arguments of `multimat finetune`.
 #[derive(clap::Args, Debug)]
@@ -70,12 +74,12 @@ pub struct Args {
     /// Split file name in STORE/splits (default finetune-TASK; created 70/20/10 when missing).
     #[arg(long)]
     pub split: Option<String>,
-    /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long)]
-    pub device: Option<String>,
-    /// CPU threads (0 = all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Device: cpu, cuda:N or wgpu:N (a job setting: not saved with the job).
+    #[arg(long, default_value = "cpu", value_parser = DeviceArg)]
+    pub device: DeviceSpec,
+    /// CPU threads (0 = all cores; a job setting: not saved with the job).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 fn variants(args: &Args) -> anyhow::Result<Vec<Variant>> {
@@ -107,7 +111,10 @@ fn config_from(args: &Args) -> anyhow::Result<FinetuneConfig> {
         task: args.task.clone(),
         seeds: args.seeds,
         split: args.split.clone(),
-        clip_grad_norm: args.clip_grad_norm,
+        adamw: AdamWSettings {
+            clip_grad_norm: args.clip_grad_norm,
+            ..Default::default()
+        },
         ..Default::default()
     };
     if let Some(t) = &args.target_transform {
@@ -123,19 +130,8 @@ fn config_from(args: &Args) -> anyhow::Result<FinetuneConfig> {
             .parse()
             .map_err(|e: String| anyhow::anyhow!("--preset: {e}"))?;
     }
-    macro_rules! set {
-        ($($field:ident),*) => {$(if let Some(v) = &args.$field { c.$field = v.clone(); })*};
-    }
-    set!(
-        seed,
-        epochs,
-        batch_size,
-        lr,
-        warmup_epochs,
-        weight_decay,
-        device,
-        threads
-    );
+    merge_flags!(c, args; seed, epochs, batch_size, lr, warmup_epochs);
+    merge_flags!(c.adamw, args; weight_decay);
     Ok(c.validated("flags")?)
 }
 
@@ -151,6 +147,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         from: args.from.clone(),
         variants,
         out: args.out.clone(),
+        device: args.device,
+        threads: args.threads,
     };
     let results = run_job(job)?;
     for v in &results.variants {

@@ -1,6 +1,7 @@
 //! One module per subcommand: argument parsing and messages only; the numerics live in the
 //! library crates.
 
+pub mod args;
 pub mod bench;
 pub mod convert;
 pub mod data;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use multimat_train::device::parse_device;
+use multimat_train::device::DeviceSpec;
 use multimat_train::finetune::Variant;
 use multimat_train::predict::{resolve_model_dir, Predictor};
 
@@ -27,8 +27,8 @@ pub struct Args {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = super::args::DeviceArg)]
+    pub device: DeviceSpec,
     /// Structures per forward pass.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -44,9 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let device = parse_device(&args.device)
-        .map_err(|e| anyhow::anyhow!("--device: {e}"))?
-        .device()?;
+    let device = args.device.device()?;
     let dir = resolve_model_dir(&args.model, variant, args.seed)?;
     let predictor = Predictor::load(&dir, &device)?;
     let structures = args

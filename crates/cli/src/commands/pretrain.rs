@@ -6,7 +6,9 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar};
 use multimat_dataset::Store;
 use multimat_model::Modality;
-use multimat_train::{pretrain, Event, PretrainConfig, PretrainJob, PretrainSummary};
+use multimat_train::{pretrain, DeviceSpec, Event, PretrainConfig, PretrainJob, PretrainSummary};
+
+use super::args::{merge_flags, DeviceArg};
 
 /// Arguments of `multimat pretrain`. Flags override the TOML file's values.
 #[derive(clap::Args, Debug)]
@@ -57,18 +59,18 @@ pub struct Args {
     /// Seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long)]
-    pub device: Option<String>,
+    /// Device: cpu, cuda:N or wgpu:N (a job setting: not saved in the run).
+    #[arg(long, default_value = "cpu", value_parser = DeviceArg)]
+    pub device: DeviceSpec,
     /// Use at most this many training materials.
     #[arg(long)]
     pub max_train: Option<usize>,
     /// Use at most this many validation materials.
     #[arg(long)]
     pub max_val: Option<usize>,
-    /// CPU threads (0 = all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// CPU threads (0 = all cores; a job setting: not saved in the run).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Builds the configuration from the file and the flags.
@@ -99,22 +101,12 @@ pub fn config_from(args: &Args) -> anyhow::Result<PretrainConfig> {
             .parse()
             .map_err(|e: String| anyhow::anyhow!("--crystal-encoder: {e}"))?;
     }
-    macro_rules! set {
-        ($($field:ident),*) => {$(if let Some(v) = &args.$field { c.$field = v.clone(); })*};
-    }
-    set!(
-        batch_size,
-        epochs,
-        warmup_epochs,
-        lr,
-        seed,
-        device,
-        max_train,
-        max_val,
-        threads
-    );
+    merge_flags!(c, args; batch_size, epochs, warmup_epochs, lr, seed, max_train, max_val);
     if args.clip_grad_norm.is_some() {
-        c.clip_grad_norm = args.clip_grad_norm;
+        c.adamw.clip_grad_norm = args.clip_grad_norm;
+    }
+    if c.legacy.present() {
+        eprintln!("warning: `device` and `threads` in the config file are ignored; pass --device and --threads");
     }
     Ok(c.validated("flags")?)
 }
@@ -131,16 +123,14 @@ fn flags_given(args: &Args) -> bool {
         || args.lr.is_some()
         || args.clip_grad_norm.is_some()
         || args.seed.is_some()
-        || args.device.is_some()
         || args.max_train.is_some()
         || args.max_val.is_some()
-        || args.threads.is_some()
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.resume && flags_given(&args) {
         anyhow::bail!(
-            "--resume continues {} with the settings in its config.json; drop the other settings (only --data, --out and --stop-after go with --resume)",
+            "--resume continues {} with the settings in its config.json; drop the other settings (only --data, --out, --stop-after, --device and --threads go with --resume)",
             args.out.display()
         );
     }
@@ -158,6 +148,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out: args.out.clone(),
         resume: args.resume,
         stop_after: args.stop_after,
+        device: args.device,
+        threads: args.threads,
     };
     let summary = run_job(job)?;
     println!(

@@ -56,9 +56,10 @@ pub struct Args {
     /// CPU threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    /// Device: cpu, cuda:N or wgpu:N (not part of the folder's settings: a quickstart folder
+    /// can be continued on another device).
+    #[arg(long, default_value = "cpu", value_parser = super::args::DeviceArg)]
+    pub device: multimat_train::DeviceSpec,
 }
 
 /// The settings a quickstart folder was made with; a rerun with other settings is refused
@@ -104,8 +105,14 @@ impl State {
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let state: State = serde_json::from_str(&text)
+        let mut state: State = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a quickstart state file", path.display()))?;
+        // Folders made before device and threads became job settings recorded them; they no
+        // longer decide whether the settings match.
+        if let Some(p) = state.settings.pretrain.as_object_mut() {
+            p.remove("device");
+            p.remove("threads");
+        }
         if state.format != STATE_FORMAT {
             bail!(
                 "{}: format {:?}, this multimat writes {STATE_FORMAT:?}; choose another --out",
@@ -170,8 +177,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pretrain_config.epochs = e;
         pretrain_config.warmup_epochs = pretrain_config.warmup_epochs.min(e as f64 / 2.0);
     }
-    pretrain_config.threads = args.threads;
-    pretrain_config.device = args.device.clone();
     let pretrain_config = pretrain_config.validated(&config_path.display().to_string())?;
     let settings = Settings {
         recipe: std::fs::read_to_string(&recipe_path)
@@ -269,6 +274,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             out: run_dir.clone(),
             resume: has_checkpoint,
             stop_after: None,
+            device: args.device,
+            threads: args.threads,
         };
         super::pretrain::run_job(job)?;
         let records = read_epoch_records(&run_dir.join("metrics.jsonl"))?;
@@ -297,8 +304,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             batch_size: 64,
             lr: 1e-3,
             target_transform: TargetTransform::Log10,
-            device: args.device.clone(),
-            threads: args.threads,
             ..Default::default()
         }
         .validated("quickstart")?;
@@ -309,6 +314,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             from: Some(run_dir.clone()),
             variants: vec![Variant::Pretrained, Variant::Scratch],
             out: ft_dir.clone(),
+            device: args.device,
+            threads: args.threads,
         };
         let results = super::finetune::run_job(job)?;
         let mae = |v: Variant| {
@@ -336,7 +343,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         model: run_dir.clone(),
         data: store_dir.clone(),
         part: "test".into(),
-        device: args.device.clone(),
+        device: args.device,
         batch_size: 64,
     };
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use multimat_eval::embeddings::Embeddings;
 use multimat_model::Modality;
-use multimat_train::device::parse_device;
+use multimat_train::device::DeviceSpec;
 use multimat_train::{Part, Session};
 
 pub use discovery::{discovery_report, print_discovery, DiscoveryArgs};
@@ -29,8 +29,8 @@ pub struct RunInput {
     #[arg(long, default_value = "test")]
     pub part: String,
     /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = super::args::DeviceArg)]
+    pub device: DeviceSpec,
     /// Materials per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -38,9 +38,7 @@ pub struct RunInput {
 
 /// Opens the run and store of `input` (see [`Session::open`]).
 pub fn open_session(input: &RunInput) -> anyhow::Result<Session> {
-    let device = parse_device(&input.device)
-        .map_err(|e| anyhow::anyhow!("--device: {e}"))?
-        .device()?;
+    let device = input.device.device()?;
     let part: Part = input
         .part
         .parse()
