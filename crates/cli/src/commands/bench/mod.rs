@@ -4,6 +4,7 @@
 pub mod encoders;
 pub mod graphs;
 pub mod modalities;
+mod peaks;
 pub mod search;
 pub mod structures;
 pub mod text;
