@@ -24,6 +24,8 @@
 //! - [`info()`]: counts per modality, per combination of modalities, per label, per source.
 //! - [`make_split`] / [`save_split`] / [`load_split`] / [`load_or_make_split`]: reproducible
 //!   splits.
+//! - [`build_graph_cache`], [`PotNetCache`], [`CgcnnCache`]: crystal graphs computed once, read
+//!   back as the graphs crate's borrowed views.
 //! - [`collate`] / [`batches`]: mini-batches with existence masks.
 
 pub mod attach;

@@ -12,7 +12,7 @@ use multimat_model::{CrystalKind, EncoderOverrides, Modality, Preset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::optim::AdamWSettings;
+use crate::optim::{check_schedule, AdamWSettings};
 
 /// Everything `multimat pretrain` needs besides the store and the output folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,22 +204,8 @@ impl PretrainConfig {
                 ),
             );
         }
-        if self.epochs == 0 {
-            return bad("epochs", "must be at least 1".into());
-        }
+        check_schedule(self.epochs, self.lr, self.warmup_epochs, source)?;
         let positive = |v: f64| v.is_finite() && v > 0.0;
-        if !positive(self.lr) {
-            return bad(
-                "lr",
-                format!("must be positive and finite, got {}", self.lr),
-            );
-        }
-        if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0) {
-            return bad(
-                "warmup_epochs",
-                format!("must be >= 0, got {}", self.warmup_epochs),
-            );
-        }
         if !(self.min_lr_ratio.is_finite() && (0.0..=1.0).contains(&self.min_lr_ratio)) {
             return bad(
                 "min_lr_ratio",

@@ -1,12 +1,23 @@
-//! MultiMat training: pretraining (spec §4.1) over a dataset store, with AdamW and the
-//! reference's warm-up + cosine schedule, masked contrastive losses, per-epoch checkpoints
-//! (safetensors weights + JSON config + optimiser state), exact resume and a JSONL metrics
-//! log; plus loading a trained run for inference ([`session`]: a run + store + graphs for
-//! embedding; [`discover`]: a target spectrum embedded and matched against crystals).
+//! MultiMat training and the jobs that run a trained model, over a dataset store:
 //!
-//! Layering: reads stores and graph caches (dataset), builds the MultiMat model, its encoders and losses (model),
-//! hands embeddings to the eval layer (multimat-eval: ranking, search, metrics; eval never
-//! depends on training); knows no file format beyond its own run directory.
+//! - [`pretrain`]: pretraining (spec §4.1), masked contrastive losses over every material of
+//!   the training split, a checkpoint after every epoch, exact resume ([`checkpoint`]:
+//!   safetensors weights + JSON config + optimiser state; [`metrics_log`]: the JSONL log).
+//! - [`finetune`]: fine-tuning for a property (spec §4.2), a folder of rooms: `task` (targets),
+//!   `config`, `model` (the crystal encoder + linear head, what [`predict`] loads), `results`
+//!   (MAE/MSE, mean ± std, the Markdown report) and `run` (the loop over variants × seeds).
+//! - [`optim`]: what both loops share: the AdamW settings and builder, warm-up + cosine.
+//! - [`data`]: store rows → model inputs (crystal graphs from the graph caches, array
+//!   modalities with their masks); [`embed`]: a model over store rows → embeddings.
+//! - [`session`] (a run + store + graphs for embedding), [`discover`] (a target spectrum
+//!   embedded and matched against crystals), [`predict`] (a fine-tuned model on new files),
+//!   [`validation`] (the per-epoch held-out retrieval, ranked as `eval retrieval` ranks).
+//! - [`config`]: `pretrain.toml`; [`device`]: `cpu`, `cuda:N`, `wgpu:N`, a setting of the job,
+//!   never of the run, so a run continues on another device.
+//!
+//! Layering: reads stores and graph caches (dataset), builds the MultiMat model, its encoders
+//! and losses (model), hands embeddings to the eval layer (ranking, search, metrics; eval
+//! never depends on training); knows no file format beyond its own run directories.
 
 pub mod checkpoint;
 pub mod config;

@@ -82,6 +82,26 @@ impl AdamWSettings {
     }
 }
 
+/// Checks the schedule settings both configurations have: at least one epoch, a positive
+/// finite learning rate and a warm-up of >= 0 epochs; `source` names the configuration.
+pub fn check_schedule(epochs: usize, lr: f64, warmup_epochs: f64, source: &str) -> Result<()> {
+    let bad =
+        |key: &str, problem: String| Err(TrainError::config(format!("{source}: {key}"), problem));
+    if epochs == 0 {
+        return bad("epochs", "must be at least 1".into());
+    }
+    if !(lr.is_finite() && lr > 0.0) {
+        return bad("lr", format!("must be positive and finite, got {lr}"));
+    }
+    if !(warmup_epochs.is_finite() && warmup_epochs >= 0.0) {
+        return bad(
+            "warmup_epochs",
+            format!("must be >= 0, got {warmup_epochs}"),
+        );
+    }
+    Ok(())
+}
+
 /// Warm-up + cosine schedule over `total` optimiser steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WarmupCosine {

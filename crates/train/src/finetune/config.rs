@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::task::TargetTransform;
 use crate::config::LegacyRunSettings;
 use crate::error::{Result, TrainError};
-use crate::optim::AdamWSettings;
+use crate::optim::{check_schedule, AdamWSettings};
 use multimat_model::Preset;
 
 /// Fine-tuning settings. Defaults are the reference's (spec §4.2).
@@ -83,24 +83,9 @@ impl FinetuneConfig {
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
         }
-        if self.epochs == 0 {
-            return bad("epochs", "must be at least 1".into());
-        }
+        check_schedule(self.epochs, self.lr, self.warmup_epochs, source)?;
         if self.seeds == 0 {
             return bad("seeds", "must be at least 1".into());
-        }
-        let positive = |v: f64| v.is_finite() && v > 0.0;
-        if !positive(self.lr) {
-            return bad(
-                "lr",
-                format!("must be positive and finite, got {}", self.lr),
-            );
-        }
-        if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0) {
-            return bad(
-                "warmup_epochs",
-                format!("must be >= 0, got {}", self.warmup_epochs),
-            );
         }
         self.adamw.check(source)?;
         let r = self.split_ratios;
