@@ -7,11 +7,13 @@
 //! - [`modality`]: the modalities and their one name each;
 //! - [`preset`]: model sizes, the one preset → encoder-configuration mapping;
 //! - [`encoders`]: PotNet, CGCNN, DOS Transformer, 3-D ResNeXt, text MLP;
+//! - [`crystal`]: the crystal encoder (PotNet or CGCNN), the anchor every model holds;
 //! - [`multimat`]: [`ModelConfig`] (saved in a run) and the [`MultiMat`] model;
 //! - [`loss`]: CLIP, AnchoredCLIP, TensorCLIP, Barlow Twins, with masks;
 //! - [`error`]: encoder, graph-input and model errors;
 //! - [`flops`], [`params`]: FLOP counts and parameter counts for benchmarks.
 
+pub mod crystal;
 pub mod encoders;
 pub mod error;
 pub mod flops;
@@ -21,11 +23,9 @@ pub mod multimat;
 pub mod params;
 pub mod preset;
 
+pub use crystal::{CrystalConfig, CrystalEncoder, CrystalInput, CrystalKind};
 pub use error::{EncoderError, GraphInputError, ModelError};
 pub use modality::Modality;
-pub use multimat::{
-    ArrayInput, BatchInputs, CrystalConfig, CrystalEncoder, CrystalInput, CrystalKind,
-    EncoderOverrides, ModelConfig, MultiMat,
-};
+pub use multimat::{ArrayInput, BatchInputs, EncoderOverrides, ModelConfig, MultiMat};
 pub use params::trainable_params;
 pub use preset::Preset;

@@ -8,10 +8,9 @@ use burn::module::Module;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::encoders::cgcnn::{Cgcnn, CgcnnConfig, CgcnnInput};
+use crate::crystal::{CrystalConfig, CrystalEncoder, CrystalInput, CrystalKind};
 use crate::encoders::charge_density::{ResNeXt3d, ResNeXt3dConfig};
 use crate::encoders::dos::{DosTransformer, DosTransformerConfig};
-use crate::encoders::potnet::{PotNet, PotNetConfig, PotNetInput};
 use crate::encoders::text::{TextMlp, TextMlpConfig};
 use crate::error::{EncoderError, ModelError};
 use crate::loss::{LearnableTemperature, LearnableTemperatureConfig};
@@ -20,30 +19,6 @@ use crate::preset::Preset;
 
 /// Result type of the MultiMat model.
 pub type Result<T> = std::result::Result<T, ModelError>;
-
-/// Which network encodes the crystal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum CrystalKind {
-    /// PotNet with the infinite lattice sums (the paper's crystal encoder).
-    #[default]
-    Potnet,
-    /// CGCNN (the spec §7 baseline).
-    Cgcnn,
-}
-
-impl std::str::FromStr for CrystalKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.trim() {
-            "potnet" => Ok(CrystalKind::Potnet),
-            "cgcnn" => Ok(CrystalKind::Cgcnn),
-            other => Err(format!(
-                "unknown crystal encoder `{other}`; use potnet or cgcnn"
-            )),
-        }
-    }
-}
 
 /// Partial overrides of the preset's encoder configurations: each is a table of the encoder
 /// config's fields (e.g. `[encoders.potnet] conv_layers = 4`), applied on top of the preset.
@@ -60,16 +35,6 @@ pub struct EncoderOverrides {
     pub density: Option<serde_json::Map<String, serde_json::Value>>,
     /// Fields of `TextMlpConfig` (`d_input` always follows the store's text vectors).
     pub text: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// The crystal encoder's configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CrystalConfig {
-    /// PotNet.
-    Potnet(PotNetConfig),
-    /// CGCNN.
-    Cgcnn(CgcnnConfig),
 }
 
 /// Everything needed to rebuild a [`MultiMat`] model; saved as `config.json` in a run.
@@ -239,63 +204,6 @@ impl ModelConfig {
     }
 }
 
-impl CrystalConfig {
-    /// Which crystal encoder this is.
-    pub fn kind(&self) -> CrystalKind {
-        match self {
-            CrystalConfig::Potnet(_) => CrystalKind::Potnet,
-            CrystalConfig::Cgcnn(_) => CrystalKind::Cgcnn,
-        }
-    }
-
-    /// Width of the encoder's output (the latent width in a MultiMat model).
-    pub fn output_dim(&self) -> usize {
-        match self {
-            CrystalConfig::Potnet(c) => c.embedding_dim,
-            CrystalConfig::Cgcnn(c) => c.embedding_dim,
-        }
-    }
-
-    /// Builds the crystal encoder on `device`.
-    pub fn init(&self, device: &Device) -> CrystalEncoder {
-        match self {
-            CrystalConfig::Potnet(c) => CrystalEncoder::Potnet(c.init(device)),
-            CrystalConfig::Cgcnn(c) => CrystalEncoder::Cgcnn(c.init(device)),
-        }
-    }
-}
-
-/// The crystal encoder.
-#[derive(Module, Debug)]
-pub enum CrystalEncoder {
-    /// PotNet (paper).
-    Potnet(PotNet),
-    /// CGCNN (baseline).
-    Cgcnn(Cgcnn),
-}
-
-/// A batch of crystal graphs ready for the crystal encoder.
-#[derive(Debug, Clone)]
-pub enum CrystalInput {
-    /// PotNet graphs.
-    Potnet(PotNetInput),
-    /// CGCNN graphs.
-    Cgcnn(CgcnnInput),
-}
-
-impl CrystalEncoder {
-    /// `[B graphs]` → `[B, latent]`. Errors if the input was built for the other encoder.
-    pub fn forward(&self, input: &CrystalInput) -> Result<Tensor<2>> {
-        match (self, input) {
-            (CrystalEncoder::Potnet(m), CrystalInput::Potnet(x)) => Ok(m.forward(x)),
-            (CrystalEncoder::Cgcnn(m), CrystalInput::Cgcnn(x)) => Ok(m.forward(x)),
-            _ => Err(ModelError::Input(
-                "crystal graphs were built for the other crystal encoder".into(),
-            )),
-        }
-    }
-}
-
 /// MultiMat: the encoders of every modality in the run (absent ones are `None`) and the
 /// optional learnable temperature.
 #[derive(Module, Debug)]
@@ -394,35 +302,26 @@ impl MultiMat {
             ))
         };
         let shape_err = |e: EncoderError| ModelError::Input(format!("{modality}: {e}"));
-        match (modality, x) {
-            (Modality::Dos, ArrayInput::Spectrum(x)) => self
-                .dos
-                .as_ref()
-                .ok_or_else(missing)?
-                .try_forward(x.clone())
-                .map_err(shape_err),
-            (Modality::PhononDos, ArrayInput::Spectrum(x)) => self
-                .phonon_dos
-                .as_ref()
-                .ok_or_else(missing)?
-                .try_forward(x.clone())
-                .map_err(shape_err),
-            (Modality::Density, ArrayInput::Grid(x)) => self
-                .density
-                .as_ref()
-                .ok_or_else(missing)?
-                .try_forward(x.clone())
-                .map_err(shape_err),
-            (Modality::Text, ArrayInput::Vector(x)) => self
-                .text
-                .as_ref()
-                .ok_or_else(missing)?
-                .try_forward(x.clone())
-                .map_err(shape_err),
-            _ => Err(ModelError::Input(format!(
-                "`{modality}` got an input of the wrong kind"
-            ))),
-        }
+        let out = match (modality, x) {
+            (Modality::Dos, ArrayInput::Spectrum(x)) => {
+                self.dos.as_ref().map(|e| e.try_forward(x.clone()))
+            }
+            (Modality::PhononDos, ArrayInput::Spectrum(x)) => {
+                self.phonon_dos.as_ref().map(|e| e.try_forward(x.clone()))
+            }
+            (Modality::Density, ArrayInput::Grid(x)) => {
+                self.density.as_ref().map(|e| e.try_forward(x.clone()))
+            }
+            (Modality::Text, ArrayInput::Vector(x)) => {
+                self.text.as_ref().map(|e| e.try_forward(x.clone()))
+            }
+            _ => {
+                return Err(ModelError::Input(format!(
+                    "`{modality}` got an input of the wrong kind"
+                )))
+            }
+        };
+        out.ok_or_else(missing)?.map_err(shape_err)
     }
 }
 

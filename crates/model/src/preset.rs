@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::crystal::{CrystalConfig, CrystalKind};
 use crate::encoders::cgcnn::CgcnnConfig;
 use crate::encoders::charge_density::ResNeXt3dConfig;
 use crate::encoders::dos::DosTransformerConfig;
 use crate::encoders::potnet::PotNetConfig;
 use crate::encoders::text::TextMlpConfig;
-use crate::multimat::{CrystalConfig, CrystalKind};
 
 /// Energy-axis factor of the phonon-DOS encoder: cm⁻¹ → hundreds of cm⁻¹ (see
 /// `DosTransformerConfig::energy_scale`).
