@@ -252,7 +252,7 @@ pub fn restore(run: &Path, model: MultiMat, optimizer: ModuleOptimizer) -> Resul
     let dir = latest_checkpoint(run).ok_or_else(|| {
         TrainError::checkpoint(
             run.join(CHECKPOINT_DIR),
-            "no completed checkpoint to resume from (the run stopped before its first epoch ended; start it again without --resume)",
+            "no completed checkpoint to resume from (the run stopped before its first epoch ended)",
         )
     })?;
     let state: TrainState = read_json(&dir.join(STATE_FILE))?;

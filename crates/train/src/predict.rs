@@ -19,6 +19,10 @@ use crate::finetune::model::{
 };
 use crate::finetune::results::{FinetuneResults, RESULTS_FILE};
 
+/// One structure's prediction: its `config.outputs` values in task units, or why it has none
+/// (the message names the structure).
+pub type Prediction = std::result::Result<Vec<f64>, String>;
+
 /// A fine-tuned model ready for inference.
 pub struct Predictor {
     /// The model folder it was loaded from.
@@ -123,6 +127,8 @@ impl Predictor {
 
     /// Predictions for `structures` (`(name, structure)`; the name is used in errors), in
     /// batches of `batch_size`: one row of `config.outputs` values per structure, task units.
+    /// Fails on the first structure without a prediction; [`Predictor::predict_each`] keeps
+    /// going.
     pub fn predict(
         &self,
         structures: &[(String, Structure)],
@@ -130,22 +136,51 @@ impl Predictor {
     ) -> Result<Vec<Vec<f64>>> {
         let mut out = Vec::with_capacity(structures.len());
         for chunk in structures.chunks(batch_size.max(1)) {
-            let input = self.input(chunk)?;
-            let values = self
-                .model
-                .forward(&input)?
-                .into_data()
-                .convert::<f64>()
-                .try_into_vec::<f64>()
-                .map_err(|e| TrainError::Input(format!("reading predictions back: {e:?}")))?;
-            let t = self.config.target_transform;
-            out.extend(
-                values
-                    .chunks(self.config.outputs)
-                    .map(|row| row.iter().map(|&x| t.inverse(x)).collect::<Vec<f64>>()),
-            );
+            out.extend(self.forward_chunk(chunk)?);
         }
         Ok(out)
+    }
+
+    /// One [`Prediction`] per structure, in order: a structure whose graph cannot be built (or
+    /// that the model cannot take) gets its error and every other one its values, so one bad
+    /// file among thousands costs only its own row. A batch that fails is retried one
+    /// structure at a time to find the culprit; the model is in evaluation mode, so a
+    /// structure's values do not depend on its batch.
+    pub fn predict_each(
+        &self,
+        structures: &[(String, Structure)],
+        batch_size: usize,
+    ) -> Vec<Prediction> {
+        let mut out = Vec::with_capacity(structures.len());
+        for chunk in structures.chunks(batch_size.max(1)) {
+            match self.forward_chunk(chunk) {
+                Ok(rows) => out.extend(rows.into_iter().map(Ok)),
+                Err(_) if chunk.len() > 1 => out.extend(chunk.iter().map(|one| {
+                    self.forward_chunk(std::slice::from_ref(one))
+                        .map(|mut rows| rows.remove(0))
+                        .map_err(|e| e.to_string())
+                })),
+                Err(e) => out.push(Err(e.to_string())),
+            }
+        }
+        out
+    }
+
+    /// The rows (task units) of one batch.
+    fn forward_chunk(&self, chunk: &[(String, Structure)]) -> Result<Vec<Vec<f64>>> {
+        let input = self.input(chunk)?;
+        let values = self
+            .model
+            .forward(&input)?
+            .into_data()
+            .convert::<f64>()
+            .try_into_vec::<f64>()
+            .map_err(|e| TrainError::Input(format!("reading predictions back: {e:?}")))?;
+        let t = self.config.target_transform;
+        Ok(values
+            .chunks(self.config.outputs)
+            .map(|row| row.iter().map(|&x| t.inverse(x)).collect())
+            .collect())
     }
 
     fn input(&self, chunk: &[(String, Structure)]) -> Result<CrystalInput> {

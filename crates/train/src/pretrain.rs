@@ -16,7 +16,8 @@ use multimat_model::loss::{
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{
-    restore, save_checkpoint, write_json, RunConfig, TrainState, CONFIG_FILE, METRICS_FILE,
+    latest_checkpoint, restore, save_checkpoint, write_json, RunConfig, TrainState, CONFIG_FILE,
+    METRICS_FILE,
 };
 use crate::config::PretrainConfig;
 use crate::data::{check_store_modalities, load_batch, text_dim, CrystalGraphs};
@@ -294,7 +295,9 @@ pub fn pretrain(job: PretrainJob, on_event: &mut dyn FnMut(Event)) -> Result<Pre
         val_loss: None,
     };
     let metrics_path = run.join(METRICS_FILE);
-    let mut log = if job.resume {
+    // A run killed before its first checkpoint has nothing to restore: it starts over from its
+    // saved settings, which gives exactly what the uninterrupted run would have.
+    let mut log = if job.resume && latest_checkpoint(&run).is_some() {
         let restored = restore(&run, model, optimizer)?;
         model = restored.model;
         optimizer = restored.optimizer;

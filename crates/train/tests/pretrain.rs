@@ -109,6 +109,15 @@ fn same_seed_same_losses_and_resume_continues_exactly() {
     let c2 = run(&base.join("c"), PretrainConfig::default(), true, None);
     let c: Vec<f64> = c1.into_iter().chain(c2).collect();
     assert_eq!(a, c, "an interrupted and resumed run gives the same losses");
+    // A run killed before its first checkpoint (its config.json written, no checkpoint yet)
+    // continues with the same command and --resume: from epoch 1, as a fresh run.
+    let d0 = run(&base.join("d"), config(), false, Some(0));
+    assert!(d0.is_empty());
+    let d = run(&base.join("d"), PretrainConfig::default(), true, None);
+    assert_eq!(
+        a, d,
+        "a run resumed before its first checkpoint starts over exactly"
+    );
 
     // The metrics log has one epoch line per epoch, and the interrupted run's reads the same.
     let epochs = |dir: &Path| -> Vec<serde_json::Value> {
@@ -160,10 +169,10 @@ fn refuses_to_overwrite_or_resume_nothing() {
     // Resuming a folder that is not a run.
     let e = pretrain(job(true), &mut |_| {}).err().unwrap().to_string();
     assert!(e.contains("config.json"), "{e}");
-    // A run that stopped before its first checkpoint cannot be resumed, and is not overwritten.
+    // A run that stopped before its first checkpoint is not overwritten by a fresh start; it
+    // is continued (from its first epoch) with --resume.
     pretrain(job(false), &mut |_| {}).unwrap();
-    let e = pretrain(job(true), &mut |_| {}).err().unwrap().to_string();
-    assert!(e.contains("no completed checkpoint"), "{e}");
+    pretrain(job(true), &mut |_| {}).unwrap();
     let e = pretrain(job(false), &mut |_| {}).err().unwrap().to_string();
     assert!(e.contains("--resume"), "{e}");
     // Modalities the store lacks are named.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use multimat_train::device::DeviceSpec;
 use multimat_train::finetune::Variant;
-use multimat_train::predict::{resolve_model_dir, Predictor};
+use multimat_train::predict::{resolve_model_dir, Prediction, Predictor};
 
 /// Arguments of `multimat predict`.
 #[derive(clap::Args, Debug)]
@@ -47,18 +47,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = args.device.device()?;
     let dir = resolve_model_dir(&args.model, variant, args.seed)?;
     let predictor = Predictor::load(&dir, &device)?;
-    let structures = args
-        .files
-        .iter()
-        .map(|f| Ok((f.display().to_string(), args.input.read(f)?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let bar = super::progress_bar(structures.len() as u64, "predicting");
-    let mut rows = Vec::with_capacity(structures.len());
-    for chunk in structures.chunks(args.batch_size.max(1)) {
-        rows.extend(predictor.predict(chunk, args.batch_size)?);
+    // One unreadable or unpredictable file costs only its own row: every file gets a line,
+    // with its values or, in the `error` column, why it has none.
+    let names: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
+    let mut results: Vec<Prediction> = Vec::with_capacity(names.len());
+    let mut readable = Vec::new();
+    for (i, f) in args.files.iter().enumerate() {
+        match args.input.read(f) {
+            Ok(s) => {
+                readable.push((i, (names[i].clone(), s)));
+                results.push(Ok(Vec::new()));
+            }
+            Err(e) => results.push(Err(format!("{e:#}"))),
+        }
+    }
+    let bar = super::progress_bar(readable.len() as u64, "predicting");
+    for chunk in readable.chunks(args.batch_size.max(1)) {
+        let structures: Vec<_> = chunk.iter().map(|(_, s)| s.clone()).collect();
+        let predicted = predictor.predict_each(&structures, args.batch_size);
+        for ((i, _), p) in chunk.iter().zip(predicted) {
+            results[*i] = p;
+        }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    let rows: Vec<(&String, &Prediction)> = names.iter().zip(&results).collect();
     let c = &predictor.config;
     let columns: Vec<String> = if c.outputs == 1 {
         vec![c.task.name().to_string()]
@@ -67,27 +80,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map(|k| format!("{}_{k}", c.task.name()))
             .collect()
     };
-    let mut text = format!("file,{}\n", columns.join(","));
-    for ((name, _), row) in structures.iter().zip(&rows) {
-        let values: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
-        let quoted = if name.contains(',') || name.contains('"') {
-            format!("\"{}\"", name.replace('"', "\"\""))
-        } else {
-            name.clone()
+    let mut text = format!("file,{},error\n", columns.join(","));
+    let mut failed = 0;
+    for &(name, p) in &rows {
+        let (values, error) = match p {
+            Ok(row) => (row.iter().map(|v| format!("{v}")).collect(), String::new()),
+            Err(e) => {
+                failed += 1;
+                eprintln!("no prediction for {e}");
+                (vec![String::new(); c.outputs], csv_field(e))
+            }
         };
-        text.push_str(&format!("{quoted},{}\n", values.join(",")));
+        text.push_str(&format!(
+            "{},{},{error}\n",
+            csv_field(name),
+            values.join(",")
+        ));
+    }
+    let done = rows.len() - failed;
+    if done == 0 {
+        anyhow::bail!(
+            "none of the {} files got a prediction (reasons above)",
+            rows.len()
+        );
     }
     match &args.out {
         Some(path) => {
             multimat_crystal::io::write_atomic(path, text.as_bytes())
                 .with_context(|| format!("writing {}", path.display()))?;
             eprintln!(
-                "{} predictions of {} ({}) by {} written to {}",
-                rows.len(),
+                "{done} predictions of {} ({}) by {} written to {}{}",
                 c.task.name(),
                 c.units,
                 dir.display(),
-                path.display()
+                path.display(),
+                if failed > 0 {
+                    format!("; {failed} files without one (see the error column)")
+                } else {
+                    String::new()
+                }
             );
         }
         None => {
@@ -96,4 +127,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

@@ -261,18 +261,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     state.stage(&dir, "pretrain", || {
         let t = Instant::now();
-        let has_checkpoint = run_dir.join("checkpoint").join("state.json").exists();
-        if run_dir.exists() && !has_checkpoint {
-            // Interrupted before its first checkpoint: nothing to resume.
-            std::fs::remove_dir_all(&run_dir)
-                .with_context(|| format!("removing {}", run_dir.display()))?;
-        }
+        // An interrupted run continues, from its first epoch when it had no checkpoint yet.
+        let started = run_dir.join("config.json").exists();
         let job = PretrainJob {
             store: &store,
             store_name: store_dir.display().to_string(),
             config: pretrain_config.clone(),
             out: run_dir.clone(),
-            resume: has_checkpoint,
+            resume: started,
             stop_after: None,
             device: args.device,
             threads: args.threads,
