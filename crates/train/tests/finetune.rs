@@ -268,21 +268,21 @@ fn scratch_run_selects_the_best_epoch_tests_it_and_predicts_a_cif_alike() {
         p[0][0],
         tp.predictions[k]
     );
-    // One structure without a graph (two atoms on one site) costs only its own row, in the
-    // same batch as good ones, whose values are those of a batch without it.
+    // One structure without a graph (no sites) costs only its own row, in the same batch as
+    // good ones, whose values are those of a batch without it.
     let mut bad = s.clone();
-    bad.sites.push(bad.sites[0].clone());
+    bad.sites.clear();
     let each = predictor.predict_each(
         &[
             ("good-1".into(), s.clone()),
-            ("coincident".into(), bad),
+            ("empty".into(), bad),
             ("good-2".into(), s),
         ],
         4,
     );
     assert_eq!(each.len(), 3);
     let err = each[1].as_ref().unwrap_err();
-    assert!(err.contains("coincident"), "{err}");
+    assert!(err.contains("empty"), "{err}");
     for good in [&each[0], &each[2]] {
         let v = good.as_ref().unwrap();
         assert!(close(v[0], p[0][0], 1e-5), "{} vs {}", v[0], p[0][0]);
