@@ -23,6 +23,7 @@
 //!
 //! The writer emits a P 1 CIF in the layout of pymatgen's `CifWriter`.
 
+mod hall;
 mod symops;
 mod syntax;
 
@@ -230,7 +231,8 @@ fn read_symops(block: &Block, lattice: &Lattice, source: &str) -> Result<Vec<Sym
         && (p.alpha - p.beta).abs() < 0.01
         && (p.beta - p.gamma).abs() < 0.01
         && (p.alpha - 90.0).abs() > 0.01;
-    let mut unresolved: Option<(String, String)> = None;
+    // The first symbol that could not be read, with why, in case no later one can be.
+    let mut unresolved: Option<(String, String, Option<String>)> = None;
     let given = |tag: &str| -> Option<String> {
         block
             .single(tag)
@@ -241,15 +243,15 @@ fn read_symops(block: &Block, lattice: &Lattice, source: &str) -> Result<Vec<Sym
         if let Some(sym) = given(tag) {
             match symops::ops_from_hm(&sym, rhombohedral) {
                 Some(ops) => return Ok(ops),
-                None => unresolved = unresolved.or(Some((tag.to_string(), sym))),
+                None => unresolved = unresolved.or(Some((tag.to_string(), sym, None))),
             }
         }
     }
     for tag in HALL_TAGS {
         if let Some(sym) = given(tag) {
             match symops::ops_from_hall(&sym) {
-                Some(ops) => return Ok(ops),
-                None => unresolved = unresolved.or(Some((tag.to_string(), sym))),
+                Ok(ops) => return Ok(ops),
+                Err(why) => unresolved = unresolved.or(Some((tag.to_string(), sym, Some(why)))),
             }
         }
     }
@@ -262,17 +264,19 @@ fn read_symops(block: &Block, lattice: &Lattice, source: &str) -> Result<Vec<Sym
                 .and_then(symops::ops_from_number);
             match parsed {
                 Some(ops) => return Ok(ops),
-                None => unresolved = unresolved.or(Some((tag.to_string(), text))),
+                None => unresolved = unresolved.or(Some((tag.to_string(), text, None))),
             }
         }
     }
     match unresolved {
         // A symbol we cannot read would silently turn the asymmetric unit into a wrong P 1 cell.
-        Some((tag, sym)) => Err(tag_error(
+        Some((tag, sym, why)) => Err(tag_error(
             source,
             &tag,
             ErrorKind::Unsupported(format!(
-                "space group {sym:?} is not recognised and the file lists no symmetry operations"
+                "space group {sym:?} is not recognised{} and the file lists no symmetry \
+                 operations",
+                why.map(|w| format!(" ({w})")).unwrap_or_default()
             )),
         )),
         None => Ok(vec![SymOp::identity()]),

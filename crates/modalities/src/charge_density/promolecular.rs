@@ -33,7 +33,7 @@
 //! converges to the valence electron count as the grid resolves the atomic densities (a coarse
 //! grid under-samples sharp 2p/3d peaks).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use multimat_crystal::element::{element, z_of_symbol};
 use multimat_crystal::Structure;
@@ -235,8 +235,10 @@ pub fn atomic_density_with(z: u8, which: Shells) -> Result<AtomicDensity, Error>
     };
     let shells = expand_configuration(z)
         .ok_or_else(|| fail(format!("Z = {z} (no parsable ground-state configuration)")))?;
-    // Electrons per Slater group, for screening.
-    let mut groups: HashMap<(u8, u8), f64> = HashMap::new();
+    // Electrons per Slater group, for screening. Ordered: the screening sum below adds in
+    // iteration order, and a HashMap's per-instance random order moved the last bits of the
+    // density from run to run.
+    let mut groups: BTreeMap<(u8, u8), f64> = BTreeMap::new();
     for &(n, l, q, _) in &shells {
         let g = slater_group(n, l).ok_or_else(|| {
             fail(format!(
@@ -352,6 +354,7 @@ pub fn promolecular_with(
     });
     let dot = |u: [f64; 3], v: [f64; 3]| u[0] * v[0] + u[1] * v[1] + u[2] * v[2];
     let dx2 = dot(step[0], step[0]);
+    // Only a cache: densities are added in site order, so its iteration order never matters.
     let mut atoms: HashMap<u8, AtomicDensity> = HashMap::new();
     for (site_index, site) in structure.sites.iter().enumerate() {
         for occ in &site.occupants {
@@ -428,6 +431,27 @@ pub fn promolecular_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atomic_densities_are_bit_identical_between_builds() {
+        // Fresh maps each build: a hash-ordered screening sum differs within one process.
+        for z in [8u8, 14, 26, 29, 47, 56, 74, 79, 82] {
+            let reference = atomic_density_with(z, Shells::AllElectron).unwrap();
+            let probe = |a: &AtomicDensity| -> Vec<u64> {
+                (1..200)
+                    .map(|i| a.density(i as f64 * 0.02).to_bits())
+                    .collect()
+            };
+            let want = probe(&reference);
+            for _ in 0..20 {
+                assert_eq!(
+                    probe(&atomic_density_with(z, Shells::AllElectron).unwrap()),
+                    want,
+                    "Z = {z}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn gamma_values() {

@@ -109,11 +109,69 @@ fn parse_fraction(s: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// All operations (centring translations included) of the space group with this Hall symbol.
-pub(crate) fn ops_from_hall(hall: &str) -> Option<Vec<SymOp>> {
-    // CIF writes the primed axes of Hall notation as ' and ", moyo as ^ and =.
-    let symbol = hall.trim().replace('\'', "^").replace('"', "=");
-    let hs = HallSymbol::new(&symbol)?;
+/// All operations (centring translations included) of the space group with this Hall symbol,
+/// spaced (`-P 2ybc`) or compact (`-P2ybc`), or why it cannot be read. A compact symbol takes
+/// the reading with the most rotations moyo accepts (`P32` is `P 3 2`); two such readings of
+/// different groups are refused, not guessed.
+pub(crate) fn ops_from_hall(hall: &str) -> Result<Vec<SymOp>, String> {
+    let readings = super::hall::readings(hall)?;
+    let groups: Vec<(String, Vec<SymOp>)> = readings
+        .iter()
+        .filter_map(|r| HallSymbol::new(r).filter(finite_point_group))
+        .map(|hs| (hs.hall_symbol.clone(), hall_ops(&hs)))
+        .collect();
+    // A digit after a rotation reads as the next rotation where it can (`P42` is `P 4 2`, as
+    // the 4₂ axis is written `4c`); only 3- and 6-fold screws (`P 31`) need the digit.
+    let most = groups
+        .iter()
+        .map(|(r, _)| r.split_whitespace().count())
+        .max();
+    let Some((first, ops)) = groups
+        .iter()
+        .find(|(r, _)| Some(r.split_whitespace().count()) == most)
+        .cloned()
+    else {
+        return Err(format!(
+            "moyo does not accept it as the Hall symbol {:?}",
+            readings[0]
+        ));
+    };
+    let key = group_key(&ops);
+    if let Some((other, _)) = groups
+        .iter()
+        .find(|(r, o)| Some(r.split_whitespace().count()) == most && group_key(o) != key)
+    {
+        return Err(format!(
+            "without spaces it reads as two different groups, {first:?} and {other:?}"
+        ));
+    }
+    Ok(ops)
+}
+
+/// Whether the rotations of the generators close into a crystallographic point group (at
+/// most 48 elements). A wrong split of a compact symbol can pair axes that generate an
+/// infinite group (`P 42 3`: a 3-fold about a with a 4-fold about c), on which moyo's
+/// traversal never ends.
+fn finite_point_group(hs: &HallSymbol) -> bool {
+    let generators: Vec<_> = hs.generators.iter().map(|op| op.rotation).collect();
+    let mut group = vec![nalgebra::Matrix3::<i32>::identity()];
+    let mut i = 0;
+    while i < group.len() {
+        for g in &generators {
+            let product = group[i] * g;
+            if !group.contains(&product) {
+                if group.len() == 48 {
+                    return false;
+                }
+                group.push(product);
+            }
+        }
+        i += 1;
+    }
+    true
+}
+
+fn hall_ops(hs: &HallSymbol) -> Vec<SymOp> {
     let mut out = Vec::new();
     for op in hs.traverse() {
         let rot: [[f64; 3]; 3] =
@@ -127,11 +185,31 @@ pub(crate) fn ops_from_hall(hall: &str) -> Option<Vec<SymOp>> {
             });
         }
     }
-    Some(out)
+    out
+}
+
+/// The operations as an order-free set, translations in 24ths of the cell modulo 1, so that
+/// two readings are compared as groups rather than as lists.
+fn group_key(ops: &[SymOp]) -> Vec<[i64; 12]> {
+    let mut key: Vec<[i64; 12]> = ops
+        .iter()
+        .map(|op| {
+            std::array::from_fn(|k| {
+                if k < 9 {
+                    op.rot[k / 3][k % 3].round() as i64
+                } else {
+                    ((op.trans[k - 9] * 24.0).round() as i64).rem_euclid(24)
+                }
+            })
+        })
+        .collect();
+    key.sort_unstable();
+    key.dedup();
+    key
 }
 
 fn ops_from_hall_number(hall_number: i32) -> Option<Vec<SymOp>> {
-    ops_from_hall(hall_symbol_entry(hall_number)?.hall_symbol)
+    ops_from_hall(hall_symbol_entry(hall_number)?.hall_symbol).ok()
 }
 
 /// Operations of ITA space group `number` (1–230) in its standard setting.
@@ -272,5 +350,29 @@ mod tests {
         assert_eq!(ops_from_number(225).unwrap().len(), 192);
         assert_eq!(ops_from_number(1).unwrap(), vec![SymOp::identity()]);
         assert!(ops_from_number(231).is_none());
+    }
+
+    #[test]
+    fn compact_hall_symbols_match_the_database() {
+        assert_eq!(ops_from_hall("-P2ybc"), ops_from_hall("-P 2ybc"));
+        assert_eq!(ops_from_hall("-P2ybc").unwrap().len(), 4);
+        assert_eq!(ops_from_hall("P2ac2ab").unwrap().len(), 4);
+        // Every tabulated symbol written without spaces is its own group, except where a 3-
+        // or 6-fold screw digit (`P 32`) reads as the next rotation (`P 3 2`).
+        for hall_number in 1..=530 {
+            let entry = hall_symbol_entry(hall_number).unwrap();
+            let spaced = ops_from_hall(entry.hall_symbol).unwrap();
+            let compact: String = entry.hall_symbol.split_whitespace().collect();
+            let screw = entry.hall_symbol.split_whitespace().any(|t| {
+                let b = t.trim_start_matches('-').as_bytes();
+                b.len() > 1 && matches!(b[0], b'3' | b'6') && b[1].is_ascii_digit()
+            });
+            let same =
+                ops_from_hall(&compact).is_ok_and(|ops| group_key(&ops) == group_key(&spaced));
+            assert!(same || screw, "{compact}");
+        }
+        for bad in ["", "-P2qbc", "Q 2", "P 2 (0 0)", "P 7"] {
+            assert!(ops_from_hall(bad).is_err(), "{bad:?}");
+        }
     }
 }
