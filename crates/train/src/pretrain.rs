@@ -200,7 +200,9 @@ fn loss_of(
     Ok(contrastive_loss_with(config.loss, &batches, &options)?)
 }
 
-fn scalar(t: Tensor<1>) -> f64 {
+/// The first value of a one-element tensor (a loss), NaN when it cannot be read back; the
+/// loops check for NaN and stop, so an unreadable loss counts as a diverged one.
+pub(crate) fn scalar(t: Tensor<1>) -> f64 {
     t.into_data()
         .convert::<f64>()
         .try_into_vec::<f64>()

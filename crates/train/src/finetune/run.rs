@@ -30,6 +30,7 @@ use crate::device::DeviceSpec;
 use crate::error::{Result, TrainError};
 use crate::metrics_log::MetricsLog;
 use crate::optim::{finetune_lr, WarmupCosine};
+use crate::pretrain::scalar;
 use multimat_model::{CrystalConfig, CrystalKind};
 
 const JOB_FORMAT: &str = "multimat-finetune-job";
@@ -158,15 +159,6 @@ fn task_split(
         config.split_seed,
         config.split_ratios,
     )?)
-}
-
-fn scalar(t: Tensor<1>) -> f64 {
-    t.into_data()
-        .convert::<f64>()
-        .try_into_vec::<f64>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f64::NAN)
 }
 
 fn to_f64(t: Tensor<2>) -> Result<Vec<f64>> {
