@@ -44,8 +44,10 @@ enum Command {
     Text(commands::text::Command),
     /// Align the encoders of a store's modalities (MultiMat pretraining).
     Pretrain(commands::pretrain::Args),
-    /// Embed one modality of a store's materials with a pretrained run.
+    /// Embed structure, DOS or charge-density files, or one modality of a store's materials.
     Embed(commands::embed::EmbedArgs),
+    /// List the models multimat can find (the shipped multimat-base first); pack one.
+    Models(commands::models::Args),
     /// Evaluate a pretrained run: retrieval (§5.1) and material discovery (§5.2).
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
@@ -55,7 +57,7 @@ enum Command {
     Umap(commands::umap::Args),
     /// Fine-tune the crystal encoder + a linear head for a property (with baselines).
     Finetune(commands::finetune::Args),
-    /// Predict a fine-tuned property for structure files.
+    /// Predict properties of structure files (every head of the shipped model by default).
     Predict(commands::predict::Args),
     /// Benchmarks, reported as ratios against a baseline measured in the same run.
     #[command(subcommand)]
@@ -73,6 +75,7 @@ fn main() {
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Pretrain(args) => commands::pretrain::run(args),
         Command::Embed(args) => commands::embed::run(args),
+        Command::Models(args) => commands::models::run(args),
         Command::Eval(cmd) => commands::eval::eval(cmd),
         Command::Discover(args) => commands::discover::run(args),
         Command::Umap(args) => commands::umap::run(args),

@@ -48,8 +48,8 @@ pub use info::{info, ModalityCounts, StoreInfo};
 pub use manifest::{Manifest, ModalityEntry};
 pub use npy::Dtype;
 pub use split::{
-    load_or_make_split, load_split, make_split, make_split_of, save_split, split_ids, Split,
-    SplitIndices, SplitMix64,
+    load_or_make_split, load_split, load_split_file, make_split, make_split_of, save_split,
+    split_ids, Split, SplitIndices, SplitMix64,
 };
 pub use store::{Material, ModalityArray, Store};
 pub use writer::{

@@ -166,6 +166,13 @@ pub fn save_split(store: &Store, split: &Split) -> Result<std::path::PathBuf> {
 pub fn load_split(store: &Store, name: &str) -> Result<Split> {
     check_split_name(name)?;
     let path = store.dir().join("splits").join(format!("{name}.json"));
+    load_split_file(store, &path)
+}
+
+/// Reads a split file kept outside the store (a model folder's `split.json`) and checks it
+/// against `store` as [`load_split`] does.
+pub fn load_split_file(store: &Store, path: &std::path::Path) -> Result<Split> {
+    let path = path.to_path_buf();
     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let split: Split = serde_json::from_slice(&bytes)
         .map_err(|e| Error::new(&path, ErrorKind::InvalidSplit(e.to_string())))?;

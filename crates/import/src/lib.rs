@@ -104,11 +104,19 @@
 //! path = "text/all-minilm-l6-v2.f16.npy" # [n, dim] float16/float32
 //! ids = "text/all-minilm-l6-v2.ids.json" # the n material ids, row order
 //! encoder = "text/all-minilm-l6-v2.encoder.json"  # copied to modalities/text/encoder.json
+//!
+//! [[arrays]]                             # model inputs computed beforehand (any number)
+//! modality = "dos"                       # dos | phonon_dos | density
+//! path = "raw/dos/example_dos.npy.gz"    # [n, 2, 601] (density: [n, 1, 32, 32, 32]), f16/f32
+//! ids = "raw/dos/example_dos.ids.json"   # the n material ids, row order
 //! ```
+//! `[[arrays]]` rows fill that modality of the materials with a structure ([`arrays`]); a real
+//! density row replaces the derived one.
 //! `[[text_vectors]]` rows become the `text` modality (`[dim]` f16) of the materials that have
 //! a description and a vector ([`text_vectors`]); appending to a store whose text vectors came
 //! from another checkpoint (different `fingerprint`) is refused.
 
+pub mod arrays;
 pub mod error;
 pub mod ids;
 pub mod labels;
@@ -372,13 +380,40 @@ pub fn import(
             ),
         });
     }
-    summary.notes = notes.len();
     collector.materials.retain(|_, p| p.structure.is_some());
     summary.seconds_read = start.elapsed().as_secs_f64();
 
     let text_vectors = match recipe.and_then(|r| r.text_vectors.first()) {
         Some(spec) => Some(read_text_vectors(spec)?),
         None => None,
+    };
+    let mut arrays: Vec<arrays::ModalityArrays> = Vec::new();
+    for spec in recipe.map(|r| r.arrays.as_slice()).unwrap_or_default() {
+        let (a, problems) = arrays::read_arrays(spec)?;
+        for p in problems {
+            record(p, &mut report, &mut summary)?;
+        }
+        let unmatched = a
+            .rows
+            .keys()
+            .filter(|id| !collector.materials.contains_key(*id))
+            .count();
+        if unmatched > 0 {
+            notes.push(ImportProblem {
+                file: a.file.clone(),
+                reason: format!(
+                    "{unmatched} of its {} rows have no structure in any input and were not imported",
+                    a.rows.len()
+                ),
+            });
+        }
+        arrays.push(a);
+    }
+    summary.notes = notes.len();
+    let array_density = |id: &str| {
+        arrays
+            .iter()
+            .any(|a| a.modality == write::DENSITY && a.rows.contains_key(id))
     };
 
     // Write.
@@ -401,13 +436,19 @@ pub fn import(
         ids.iter()
             .any(|id| collector.materials.get(id).is_some_and(f))
     };
-    if needs(&|p| p.dos.is_some()) {
+    let in_arrays = |name: &str| {
+        arrays
+            .iter()
+            .any(|a| a.modality == name && ids.iter().any(|id| a.rows.contains_key(id)))
+    };
+    if needs(&|p| p.dos.is_some()) || in_arrays(DOS) {
         writer.register_modality(DOS, vec![2, 601], Dtype::F32)?;
     }
-    if needs(&|p| p.phonon_dos.is_some()) {
+    if needs(&|p| p.phonon_dos.is_some()) || in_arrays(PHONON_DOS) {
         writer.register_modality(PHONON_DOS, vec![2, 601], Dtype::F32)?;
     }
-    if !ids.is_empty() && (derive_density || needs(&|p| p.density.is_some())) {
+    if !ids.is_empty() && (derive_density || needs(&|p| p.density.is_some()) || in_arrays(DENSITY))
+    {
         // f32, not f16: promolecular ρ·V of large cells with heavy atoms peaks above f16's 65504.
         writer.register_modality(DENSITY, vec![1, 32, 32, 32], Dtype::F32)?;
     }
@@ -426,9 +467,12 @@ pub fn import(
     }
 
     let all_notes = notes;
-    let write_report = |report: &[ImportProblem]| {
+    // Notes met while writing (array rows a source file already covered).
+    let mut all_notes_extra: Vec<ImportProblem> = Vec::new();
+    let write_report = |report: &[ImportProblem], extra: &[ImportProblem]| {
         let mut all = report.to_vec();
         all.extend(all_notes.iter().cloned());
+        all.extend(extra.iter().cloned());
         write_import_report(out, &all)
     };
     progress(ImportEvent::PhaseStarted {
@@ -445,7 +489,10 @@ pub fn import(
             .collect();
         let built: Vec<write::Built> = parts
             .into_par_iter()
-            .map(|(id, p)| write::build(id, p, symprec, derive_density))
+            .map(|(id, p)| {
+                let derive = derive_density && !array_density(&id);
+                write::build(id, p, symprec, derive)
+            })
             .collect();
         for b in built {
             summary.derived_density_cpu_seconds += b.density_seconds;
@@ -453,6 +500,27 @@ pub fn import(
                 record(p, &mut report, &mut summary)?;
             }
             let Some(mut rec) = b.record else { continue };
+            for a in &arrays {
+                let Some(row) = a.rows.get(&rec.id) else {
+                    continue;
+                };
+                match rec.modalities.iter_mut().find(|(n, _, _)| *n == a.modality) {
+                    None => rec
+                        .modalities
+                        .push((a.modality.clone(), row.clone(), false)),
+                    Some(slot) if slot.2 => *slot = (a.modality.clone(), row.clone(), false),
+                    Some(_) => {
+                        summary.notes += 1;
+                        all_notes_extra.push(ImportProblem {
+                            file: a.file.clone(),
+                            reason: format!(
+                                "{}: `{}` already came from a source file; the array row was not used",
+                                rec.id, a.modality
+                            ),
+                        });
+                    }
+                }
+            }
             if let (Some(tv), Some(_)) = (&text_vectors, &rec.description) {
                 match tv.rows.get(&rec.id) {
                     Some(v) => rec
@@ -502,7 +570,7 @@ pub fn import(
                 progress(ImportEvent::Committed {
                     materials: writer.len(),
                 });
-                write_report(&report)?;
+                write_report(&report, &all_notes_extra)?;
             }
         }
         progress(ImportEvent::ItemsDone {
@@ -514,7 +582,7 @@ pub fn import(
     progress(ImportEvent::Committed {
         materials: writer.len(),
     });
-    write_report(&report)?;
+    write_report(&report, &all_notes_extra)?;
     summary.store_materials = writer.len();
     summary.seconds_write = write_start.elapsed().as_secs_f64();
     summary.seconds = start.elapsed().as_secs_f64();

@@ -32,6 +32,9 @@ pub struct Recipe {
     /// Precomputed frozen text vectors, stored as the `text` modality (at most one entry).
     #[serde(default)]
     pub text_vectors: Vec<TextVectorsSpec>,
+    /// Model inputs computed beforehand (see [`crate::arrays`]), attached after the tables.
+    #[serde(default)]
+    pub arrays: Vec<ArraysSpec>,
 }
 
 /// `[options]` of a recipe.
@@ -134,6 +137,19 @@ pub struct TextVectorsSpec {
     pub encoder: PathBuf,
 }
 
+/// One `[[arrays]]`: rows of one modality's model input by material id, see [`crate::arrays`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArraysSpec {
+    /// Store modality the rows fill: `dos`, `phonon_dos` or `density`.
+    pub modality: String,
+    /// `.npy` or `.npy.gz` of `[materials, ...row shape]` float16 or float32 rows, in the
+    /// store's layout (density row-major `[1][ix][iy][iz]`).
+    pub path: PathBuf,
+    /// JSON list of the material ids of its rows, in order.
+    pub ids: PathBuf,
+}
+
 impl Recipe {
     /// Reads a recipe file; relative paths inside become relative to its folder.
     pub fn from_path(path: &Path) -> Result<Recipe, ImportError> {
@@ -203,6 +219,16 @@ impl Recipe {
             t.path = base.join(&t.path);
             t.ids = base.join(&t.ids);
             t.encoder = base.join(&t.encoder);
+        }
+        for (i, a) in r.arrays.iter_mut().enumerate() {
+            if crate::arrays::row_shape(&a.modality).is_none() {
+                return Err(bad(format!(
+                    "arrays[{i}]: modality {:?}: use \"dos\", \"phonon_dos\" or \"density\"",
+                    a.modality
+                )));
+            }
+            a.path = base.join(&a.path);
+            a.ids = base.join(&a.ids);
         }
         Ok(r)
     }

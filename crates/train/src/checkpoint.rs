@@ -281,22 +281,23 @@ pub struct LoadedRun {
     pub epochs: usize,
 }
 
-/// Loads the latest weights of a pretraining run onto `device` (a device without autodiff
+/// Loads the latest weights of a pretraining run (or the weights of a model folder,
+/// [`crate::package`]) onto `device` (a device without autodiff
 /// for inference).
 pub fn load_run(run: &Path, device: &Device) -> Result<LoadedRun> {
     let config = RunConfig::read(run)?;
-    let dir = latest_checkpoint(run).ok_or_else(|| {
-        TrainError::checkpoint(
-            run.join(CHECKPOINT_DIR),
-            "no completed checkpoint yet (pretraining writes one at the end of each epoch)",
-        )
-    })?;
-    let state: TrainState = read_json(&dir.join(STATE_FILE))?;
+    let (weights, dtype) = crate::package::weights_of(run)?;
+    let epochs = if run.join(crate::package::PACKAGE_FILE).exists() {
+        crate::package::PackageInfo::read(run)?.epochs
+    } else {
+        let dir = weights.parent().unwrap_or(run);
+        read_json::<TrainState>(&dir.join(STATE_FILE))?.epochs_completed
+    };
     let model = config.model.init(device)?;
-    let model = load_weights(model, &dir.join(WEIGHTS_FILE))?.valid();
+    let model = crate::package::load_weights_as(model, &weights, dtype)?.valid();
     Ok(LoadedRun {
         config,
         model,
-        epochs: state.epochs_completed,
+        epochs,
     })
 }

@@ -12,6 +12,8 @@
 //! - [`session`] (a run + store + graphs for embedding), [`discover`] (a target spectrum
 //!   embedded and matched against crystals), [`predict`] (a fine-tuned model on new files),
 //!   [`validation`] (the per-epoch held-out retrieval, ranked as `eval retrieval` ranks).
+//! - [`package`]: model folders (the shipped `multimat-base`): pretrained weights, card and
+//!   fine-tuned heads in one folder, and where the shipped one is found.
 //! - [`config`]: `pretrain.toml`; [`device`]: `cpu`, `cuda:N`, `wgpu:N`, a setting of the job,
 //!   never of the run, so a run continues on another device.
 //!
@@ -29,9 +31,11 @@ pub mod error;
 pub mod finetune;
 pub mod metrics_log;
 pub mod optim;
+pub mod package;
 pub mod predict;
 pub mod pretrain;
 pub mod session;
+pub mod structures;
 pub mod validation;
 
 pub use checkpoint::{load_run, LoadedRun, RunConfig, TrainState};

@@ -1,16 +1,13 @@
 //! Predictions of a fine-tuned model for new structures: the crystal graph is built exactly as
-//! the store's graph cache builds it (PotNet: `multimat_graphs::potnet::build` with the default
-//! parameters; CGCNN: `multimat_graphs::cgcnn::build`), the model runs in evaluation mode and
-//! the target transform is undone, so values come out in the task's units (GPa, eV).
+//! the store's graph cache builds it ([`crate::structures::crystal_input`]), the model runs in
+//! evaluation mode and the target transform is undone, so values come out in the task's units
+//! (GPa, eV).
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use multimat_crystal::Structure;
-use multimat_graphs::{cgcnn as cgcnn_graph, potnet as potnet_graph};
-use multimat_model::encoders::cgcnn::CgcnnInput;
-use multimat_model::encoders::potnet::PotNetInput;
-use multimat_model::{CrystalConfig, CrystalInput};
+use multimat_model::CrystalInput;
 
 use crate::checkpoint::read_json;
 use crate::error::{Result, TrainError};
@@ -184,38 +181,6 @@ impl Predictor {
     }
 
     fn input(&self, chunk: &[(String, Structure)]) -> Result<CrystalInput> {
-        let graph_err = |name: &str, e: String| {
-            TrainError::Input(format!("{name}: cannot build the crystal graph: {e}"))
-        };
-        match &self.config.crystal {
-            CrystalConfig::Potnet(_) => {
-                let config = potnet_graph::PotNetConfig::default();
-                let graphs = chunk
-                    .iter()
-                    .map(|(name, s)| {
-                        potnet_graph::build(s, name, &config)
-                            .map_err(|e| graph_err(name, e.to_string()))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let views: Vec<_> = graphs.iter().map(|g| g.view()).collect();
-                PotNetInput::from_graphs(&views, &self.device)
-                    .map(CrystalInput::Potnet)
-                    .map_err(|e| TrainError::Input(e.to_string()))
-            }
-            CrystalConfig::Cgcnn(_) => {
-                let config = cgcnn_graph::CgcnnConfig::default();
-                let graphs = chunk
-                    .iter()
-                    .map(|(name, s)| {
-                        cgcnn_graph::build(s, name, &config)
-                            .map_err(|e| graph_err(name, e.to_string()))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let views: Vec<_> = graphs.iter().map(|g| g.view()).collect();
-                CgcnnInput::from_graphs(&views, &self.device)
-                    .map(CrystalInput::Cgcnn)
-                    .map_err(|e| TrainError::Input(e.to_string()))
-            }
-        }
+        crate::structures::crystal_input(&self.config.crystal, chunk, &self.device)
     }
 }

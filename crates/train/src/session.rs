@@ -7,7 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use burn::tensor::Device;
-use multimat_dataset::{load_split, Store};
+use multimat_dataset::{load_split, load_split_file, Store};
 use multimat_eval::Embeddings;
 
 use crate::checkpoint::{load_run, LoadedRun};
@@ -92,10 +92,19 @@ impl Session {
         let indices = match part {
             Part::All => (0..store.len()).collect(),
             part => {
-                let split = load_split(&store, &run.config.pretrain.split).map_err(|e| {
+                let name = &run.config.pretrain.split;
+                // A model folder carries the split it was evaluated on, so a store freshly
+                // imported from the same recipe selects the same held-out materials.
+                let in_model = run_dir.join(crate::package::SPLIT_FILE);
+                let in_store = store.dir().join("splits").join(format!("{name}.json"));
+                let split = if !in_store.exists() && in_model.exists() {
+                    load_split_file(&store, &in_model)
+                } else {
+                    load_split(&store, name)
+                }
+                .map_err(|e| {
                     TrainError::from(e).context(format!(
-                        "the run's split `{}` (use --part all for every material)",
-                        run.config.pretrain.split
+                        "the run's split `{name}` (use --part all for every material)"
                     ))
                 })?;
                 let idx = split.indices(&store)?;

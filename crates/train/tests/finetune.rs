@@ -583,3 +583,105 @@ fn device_and_threads_come_from_the_job_not_the_run() {
         );
     }
 }
+
+/// Cosine similarity of two rows.
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64) * (*y as f64))
+        .sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn a_model_folder_packs_the_run_and_heads_in_f16_and_embeds_and_predicts_like_them() {
+    use multimat_train::package::{self, ExportSpec, PackageInfo, WeightsDtype};
+    use multimat_train::{Part, Session};
+    let _serial = one_at_a_time();
+    let dir = tempdir("package");
+    let ft = dir.join("ft");
+    run(
+        config("bulk_modulus_voigt", "t-package", 1),
+        Some(pretrained_run()),
+        vec![Variant::Pretrained],
+        &ft,
+    )
+    .unwrap();
+    let head = resolve_model_dir(&ft, None, None).unwrap();
+    let card = "# test-model: a one-epoch test model\n\nNot for use.\n";
+    let spec = |dtype| ExportSpec {
+        run: pretrained_run().to_path_buf(),
+        heads: vec![head.clone()],
+        name: "test-model".into(),
+        summary: "a one-epoch test model".into(),
+        card: card.into(),
+        dtype,
+        store: Some(store_dir().to_path_buf()),
+    };
+    let device = Device::flex();
+    let out16 = dir.join("m16");
+    let info = package::export(&spec(WeightsDtype::F16), &out16, &device).unwrap();
+    assert_eq!(info.heads.len(), 1);
+    assert_eq!(info.heads[0].task, "bulk_modulus_voigt");
+    assert_eq!(info.heads[0].units, "GPa");
+    assert_eq!(PackageInfo::read(&out16).unwrap(), info);
+    assert!(out16.join("split.json").exists() && out16.join("card.md").exists());
+    // f16 weights are smaller than the run's f32 ones.
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let run_weights = pretrained_run().join("checkpoint/model.safetensors");
+    assert!(size(&out16.join("model.safetensors")) < size(&run_weights) * 6 / 10);
+
+    // Embeddings by the f16 folder stay within 1e-3 cosine of the f32 run's.
+    let a = Session::open(pretrained_run(), store_dir(), Part::All, 16, device.clone())
+        .unwrap()
+        .embed(Modality::Crystal, &mut |_, _| {})
+        .unwrap();
+    let b = Session::open(&out16, store_dir(), Part::All, 16, device.clone())
+        .unwrap()
+        .embed(Modality::Crystal, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(a.ids, b.ids);
+    let d = a.dim;
+    let worst = (0..a.ids.len())
+        .map(|i| cosine(&a.values[i * d..(i + 1) * d], &b.values[i * d..(i + 1) * d]))
+        .fold(1.0, f64::min);
+    assert!(worst > 1.0 - 1e-3, "worst cosine {worst}");
+    // The candidates are every material's crystal embedding, with formulas beside them.
+    let cands = multimat_eval::Embeddings::read(&out16.join(package::CANDIDATES_FILE)).unwrap();
+    assert_eq!(cands.ids, b.ids);
+    let info_rows = package::CandidateInfo::read_beside(&out16.join(package::CANDIDATES_FILE));
+    assert_eq!(info_rows.len(), 60);
+
+    // The head predicts like the fine-tuned run it came from (f16 weights: within 1 %).
+    let cif = fixture("mp-867917.cif");
+    let s = read_structure(&cif, &ReadOptions::default()).unwrap();
+    let one = vec![("mp-867917.cif".to_string(), s)];
+    let p32 = Predictor::load(&head, &device)
+        .unwrap()
+        .predict(&one, 1)
+        .unwrap();
+    let h = package::head_dir(&out16, "bulk_modulus_voigt").unwrap();
+    let p16 = Predictor::load(&h, &device)
+        .unwrap()
+        .predict(&one, 1)
+        .unwrap();
+    assert!(close(p32[0][0], p16[0][0], 0.01), "{p32:?} vs {p16:?}");
+    let e = package::head_dir(&out16, "band_gap")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has no `band_gap` head") && e.contains("bulk_modulus_voigt"),
+        "{e}"
+    );
+
+    // A folder that is not empty and not a model folder is refused.
+    let e = package::export(&spec(WeightsDtype::F32), &ft, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a model folder"), "{e}");
+    // Given a folder, resolve_model uses it as is.
+    assert_eq!(package::resolve_model(Some(&out16)).unwrap(), out16);
+}

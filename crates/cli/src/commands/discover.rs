@@ -13,18 +13,19 @@ use super::eval::{embed_with_bar, open_session, write_json, RunInput};
 /// `multimat discover`.
 #[derive(clap::Args, Debug)]
 pub struct DiscoverArgs {
-    /// Pretraining run directory.
+    /// Model folder or pretraining run directory (default: the shipped multimat-base).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Target DOS file (pymatgen/MP JSON, vasprun.xml, DOSCAR, phonon DOS JSON).
     #[arg(long)]
     pub dos: PathBuf,
     /// Number of crystals to return.
     #[arg(long, default_value_t = 25)]
     pub k: usize,
-    /// Candidate crystals: a store (embedded now) or an embeddings file from `multimat embed`.
+    /// Candidate crystals: a store (embedded now) or an embeddings file from `multimat embed`
+    /// (default: the model folder's own candidates, every structure multimat ships).
     #[arg(long)]
-    pub candidates: PathBuf,
+    pub candidates: Option<PathBuf>,
     /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long, default_value = "cpu", value_parser = super::args::DeviceArg)]
     pub device: DeviceSpec,
@@ -37,11 +38,26 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
     let device = a.device.device()?;
     let dos = multimat_modalities::dos::read_dos(&a.dos)?;
     let modality = spectrum_modality(&dos);
+    let model = multimat_train::package::resolve_model(a.model.as_deref())?;
+    let candidates_path = match &a.candidates {
+        Some(c) => c.clone(),
+        None => {
+            let c = model.join(multimat_train::package::CANDIDATES_FILE);
+            if !c.exists() {
+                anyhow::bail!(
+                    "{} has no candidates file ({}); give --candidates STORE or an embeddings file",
+                    model.display(),
+                    multimat_train::package::CANDIDATES_FILE
+                );
+            }
+            c
+        }
+    };
     // The run is loaded once: by the session when the candidates are a store, here otherwise.
-    let (store, candidates, run) = if a.candidates.join("manifest.json").exists() {
+    let (store, candidates, run) = if candidates_path.join("manifest.json").exists() {
         let input = RunInput {
-            model: a.model.clone(),
-            data: a.candidates.clone(),
+            model: Some(model.clone()),
+            data: candidates_path.clone(),
             part: "all".into(),
             device: a.device,
             batch_size: 64,
@@ -50,9 +66,10 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
         let c = embed_with_bar(&session, multimat_model::Modality::Crystal, false)?;
         (Some(session.store), c, session.run)
     } else {
-        let c = Embeddings::read(&a.candidates)?;
-        (None, c, load_run(&a.model, &device)?)
+        let c = Embeddings::read(&candidates_path)?;
+        (None, c, load_run(&model, &device)?)
     };
+    let info = multimat_train::package::CandidateInfo::read_beside(&candidates_path);
     let hits = discover(&run.model, &dos, &candidates, a.k, &device)?;
     println!(
         "the {} crystals nearest to the {} of {} ({} candidates):",
@@ -65,6 +82,7 @@ pub fn run(a: DiscoverArgs) -> anyhow::Result<()> {
         store
             .as_ref()
             .and_then(|s| s.index_of(id).map(|i| s.formulas()[i].clone()))
+            .or_else(|| info.get(id).map(|c| c.formula.clone()))
             .unwrap_or_default()
     };
     for (rank, h) in hits.iter().enumerate() {

@@ -12,6 +12,7 @@ pub mod finetune;
 pub mod graph;
 pub mod inspect;
 pub mod modality;
+pub mod models;
 pub mod predict;
 pub mod pretrain;
 pub mod quickstart;

@@ -336,7 +336,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
 
     let input = RunInput {
-        model: run_dir.clone(),
+        model: Some(run_dir.clone()),
         data: store_dir.clone(),
         part: "test".into(),
         device: args.device,

@@ -12,9 +12,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::task::{TargetTransform, Task};
-use crate::checkpoint::{
-    load_weights, read_json, save_weights, write_json, RunConfig, WEIGHTS_FILE,
-};
+use crate::checkpoint::{read_json, save_weights, write_json, RunConfig, WEIGHTS_FILE};
 use crate::error::{Result, TrainError};
 use multimat_model::{CrystalConfig, CrystalEncoder, CrystalInput, CrystalKind, Preset};
 
@@ -107,6 +105,10 @@ pub struct FinetunedModelConfig {
     pub store: String,
     /// The split file.
     pub split: String,
+    /// Precision of `best/model.safetensors` (absent: f32, as `multimat finetune` writes it;
+    /// a model folder's heads may be f16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_dtype: Option<crate::package::WeightsDtype>,
 }
 
 impl FinetunedModelConfig {
@@ -184,7 +186,15 @@ pub(crate) fn save_best(run: &Path, model: &Regressor, state: &BestState) -> Res
 /// in evaluation mode.
 pub fn load_finetuned(dir: &Path, device: &Device) -> Result<(FinetunedModelConfig, Regressor)> {
     let config = FinetunedModelConfig::read(dir)?;
-    let model = load_weights(config.init(device), &dir.join(BEST_DIR).join(WEIGHTS_FILE))?.valid();
+    let dtype = config
+        .weights_dtype
+        .unwrap_or(crate::package::WeightsDtype::F32);
+    let model = crate::package::load_weights_as(
+        config.init(device),
+        &dir.join(BEST_DIR).join(WEIGHTS_FILE),
+        dtype,
+    )?
+    .valid();
     Ok((config, model))
 }
 

@@ -22,9 +22,7 @@ use super::results::{
     SplitSizes, TestPredictions, VariantResult, TEST_PREDICTIONS_FILE,
 };
 use super::task::{TargetTransform, Task};
-use crate::checkpoint::{
-    latest_checkpoint, load_weights, write_json, RunConfig, METRICS_FILE, WEIGHTS_FILE,
-};
+use crate::checkpoint::{write_json, RunConfig, METRICS_FILE};
 use crate::data::CrystalGraphs;
 use crate::device::DeviceSpec;
 use crate::error::{Result, TrainError};
@@ -231,17 +229,9 @@ pub fn finetune(job: FinetuneJob, on_event: &mut dyn FnMut(Event)) -> Result<Fin
         ));
     }
     let encoders = encoder_configs(run_config.as_ref(), config.preset, &variants)?;
+    // A pretraining run's latest checkpoint, or a model folder's weights (maybe f16).
     let pretrained_weights = match (&job.from, variants.contains(&Variant::Pretrained)) {
-        (Some(run), true) => Some(
-            latest_checkpoint(run)
-                .ok_or_else(|| {
-                    TrainError::checkpoint(
-                        run.join(crate::checkpoint::CHECKPOINT_DIR),
-                        "the pretraining run has no completed checkpoint to fine-tune from",
-                    )
-                })?
-                .join(WEIGHTS_FILE),
-        ),
+        (Some(run), true) => Some(crate::package::weights_of(run)?),
         _ => None,
     };
     if job.threads > 0 {
@@ -364,6 +354,7 @@ pub fn finetune(job: FinetuneJob, on_event: &mut dyn FnMut(Event)) -> Result<Fin
                 },
                 store: job.store_name.clone(),
                 split: split.name.clone(),
+                weights_dtype: None,
             };
             let run = TrainRun {
                 config: &config,
@@ -371,7 +362,9 @@ pub fn finetune(job: FinetuneJob, on_event: &mut dyn FnMut(Event)) -> Result<Fin
                 prepared: &prepared,
                 graphs,
                 pretrained: match (variant, &run_config, &pretrained_weights) {
-                    (Variant::Pretrained, Some(rc), Some(w)) => Some((&rc.model, w.as_path())),
+                    (Variant::Pretrained, Some(rc), Some((w, dtype))) => {
+                        Some((&rc.model, w.as_path(), *dtype))
+                    }
                     _ => None,
                 },
                 device: &device,
@@ -429,7 +422,11 @@ struct TrainRun<'a> {
     prepared: &'a Prepared,
     graphs: &'a CrystalGraphs,
     /// The pretraining run's model and its weights file, for the pretrained variant.
-    pretrained: Option<(&'a multimat_model::ModelConfig, &'a Path)>,
+    pretrained: Option<(
+        &'a multimat_model::ModelConfig,
+        &'a Path,
+        crate::package::WeightsDtype,
+    )>,
     device: &'a Device,
     infer_device: &'a Device,
     dir: PathBuf,
@@ -439,12 +436,12 @@ struct TrainRun<'a> {
 impl TrainRun<'_> {
     fn init_model(&self) -> Result<Regressor> {
         let fresh = self.model_config.init(self.device);
-        let Some((model, weights)) = self.pretrained else {
+        let Some((model, weights, dtype)) = self.pretrained else {
             return Ok(fresh);
         };
         // The whole pretrained model is loaded so that every tensor of the file is checked
         // against the run's architecture; only its crystal encoder is kept.
-        let pretrained = load_weights(model.init(self.device)?, weights)?;
+        let pretrained = crate::package::load_weights_as(model.init(self.device)?, weights, dtype)?;
         Ok(Regressor {
             crystal: pretrained.crystal,
             head: fresh.head,

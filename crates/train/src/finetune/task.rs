@@ -84,10 +84,17 @@ impl Task {
         let name = self.name();
         if name == "elastic_tensor" || name.contains("modulus") {
             "GPa"
-        } else if name.contains("formation_energy") || name.contains("e_form") {
+        } else if name.contains("formation_energy")
+            || name.contains("e_form")
+            || name.contains("above_hull")
+        {
             "eV/atom"
-        } else if name.contains("gap") {
+        } else if name.contains("gap") || name == "efermi" {
             "eV"
+        } else if name == "refractive_index" || name == "poisson_ratio" {
+            "dimensionless"
+        } else if name.contains("heat_capacity") {
+            "J/(K·mol)"
         } else {
             "label units"
         }

@@ -19,9 +19,10 @@ pub use retrieval::{print_retrieval, retrieval_report, RetrievalArgs};
 /// Options shared by the commands that load a run and a store.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunInput {
-    /// Pretraining run directory (from `multimat pretrain`).
+    /// Model folder or pretraining run directory (default: the shipped multimat-base; see
+    /// `multimat models`).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Dataset store.
     #[arg(long)]
     pub data: PathBuf,
@@ -43,8 +44,9 @@ pub fn open_session(input: &RunInput) -> anyhow::Result<Session> {
         .part
         .parse()
         .map_err(|e| anyhow::anyhow!("--part {e}"))?;
+    let model = multimat_train::package::resolve_model(input.model.as_deref())?;
     Ok(Session::open(
-        &input.model,
+        &model,
         &input.data,
         part,
         input.batch_size,
